@@ -19,3 +19,7 @@ class ImageError(ClassifierError):
 
 class BackendUnavailableError(ClassifierError):
     """The requested inference backend cannot run on this machine."""
+
+
+class ClassGroupError(ClassifierError):
+    """A class group file is malformed or names a class the model does not have."""

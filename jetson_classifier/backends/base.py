@@ -6,7 +6,8 @@ import numpy as np
 
 
 class Backend(abc.ABC):
-    """Runs one model: an NCHW float32 batch in, an (N, classes) float32 score array out.
+    """
+    Runs one model: an NCHW float32 batch in, an (N, classes) float32 score array out.
 
     Constructors take the ONNX model path and raise ModelLoadError naming the file when
     it is missing, corrupt or refused; BackendUnavailableError when the backend's

@@ -1,0 +1,86 @@
+"""ONNX Runtime backend: TensorRT EP, then CUDA EP, then CPU EP, whichever exist."""
+
+import onnxruntime as ort
+
+from jetson_classifier.backends.base import Backend
+from jetson_classifier.errors import ModelLoadError
+from jetson_classifier.model_info import load_onnx
+
+_PREFERRED = ('TensorrtExecutionProvider', 'CUDAExecutionProvider', 'CPUExecutionProvider')
+
+
+def available_providers():
+    """Return the preferred execution providers this onnxruntime build offers, best first."""
+    offered = ort.get_available_providers()
+    return [p for p in _PREFERRED if p in offered]
+
+
+class OnnxRuntimeBackend(Backend):
+    """Runs an ONNX model with ONNX Runtime; threads=None lets it use every core."""
+
+    name = 'onnxruntime'
+
+    def __init__(self, model_path, threads=None, precision=None, cache_dir=None,
+                 providers=None):
+        """Load `model_path`; precision 'fp16'/'int8' reaches the TensorRT EP only."""
+        self._path = str(model_path)
+        self._model_precision = _declared_precision(self._path)
+        self._precision = precision or self._model_precision
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        chosen = providers or available_providers()
+        try:
+            self._session = ort.InferenceSession(
+                self._path, options, providers=[self._configure(p, cache_dir) for p in chosen])
+        except Exception as error:  # onnxruntime raises its own Fail/InvalidGraph/... types
+            raise ModelLoadError(f'onnxruntime cannot load {self._path}: {error}') from error
+        model_input = self._session.get_inputs()[0]
+        self._input_name = model_input.name
+        self._input_shape = tuple(d if isinstance(d, int) else None for d in model_input.shape)
+
+    def _configure(self, provider, cache_dir):
+        if provider != 'TensorrtExecutionProvider':
+            return provider
+        settings = {'trt_fp16_enable': self._precision == 'fp16',
+                    'trt_int8_enable': self._precision == 'int8'}
+        if cache_dir:
+            settings.update(trt_engine_cache_enable=True, trt_engine_cache_path=str(cache_dir),
+                            trt_timing_cache_enable=True, trt_timing_cache_path=str(cache_dir))
+        return provider, settings
+
+    @property
+    def input_shape(self):
+        """(N, C, H, W); N is None for our models, which take any batch size."""
+        return self._input_shape
+
+    @property
+    def precision(self):
+        """Arithmetic in use: TensorRT EP honours the request, other providers run the file."""
+        if self.device == 'TensorrtExecutionProvider':
+            return self._precision
+        return self._model_precision
+
+    @property
+    def device(self):
+        """Return the execution provider that runs the model."""
+        return self._session.get_providers()[0]
+
+    def infer(self, batch):
+        """Score a float32 NCHW batch; returns the logits."""
+        return self._session.run(None, {self._input_name: batch})[0]
+
+    def close(self):
+        """Drop the session."""
+        self._session = None
+
+
+def _declared_precision(path):
+    """Return 'int8' for a quantized (QDQ) graph, else the metadata's precision or 'fp32'."""
+    model = load_onnx(path)
+    if any(node.op_type == 'QuantizeLinear' for node in model.graph.node):
+        return 'int8'
+    props = {p.key: p.value for p in model.metadata_props}
+    return props.get('precision', 'fp32')

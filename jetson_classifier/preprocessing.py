@@ -1,0 +1,42 @@
+"""Turn a photo into the tensor a model was trained on: centre crop, bicubic resize, scale."""
+
+import cv2
+import numpy as np
+
+from jetson_classifier.errors import ImageError
+
+
+def centre_crop(rgb, crop_fraction):
+    """Return the centred square view covering `crop_fraction` of the short side."""
+    height, width = rgb.shape[:2]
+    side = max(1, int(round(min(height, width) * crop_fraction)))
+    top, left = (height - side) // 2, (width - side) // 2
+    return rgb[top:top + side, left:left + side]
+
+
+def preprocess(rgb, info):
+    """Convert one HxWx3 uint8 RGB image into a (1, 3, S, S) float32 tensor for `info`."""
+    return preprocess_batch([rgb], info)
+
+
+def preprocess_batch(images, info):
+    """Convert a list of HxWx3 uint8 RGB images into an (N, 3, S, S) float32 batch."""
+    size = info.input_size
+    batch = np.empty((len(images), size, size, 3), np.float32)
+    for slot, rgb in zip(batch, images):
+        _check_rgb(rgb)
+        crop = centre_crop(rgb, info.crop_fraction)
+        slot[...] = cv2.resize(crop, (size, size), interpolation=cv2.INTER_CUBIC)
+    if info.color_order == 'BGR':
+        batch = batch[..., ::-1]
+    scale = 1.0 / (255.0 * np.asarray(info.std, np.float32))
+    offset = -np.asarray(info.mean, np.float32) / np.asarray(info.std, np.float32)
+    return np.ascontiguousarray((batch * scale + offset).transpose(0, 3, 1, 2))
+
+
+def _check_rgb(rgb):
+    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 \
+            or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
+        described = (f'{rgb.dtype} array of shape {rgb.shape}' if isinstance(rgb, np.ndarray)
+                     else type(rgb).__name__)
+        raise ImageError(f'expected an HxWx3 uint8 RGB image, got {described}')

