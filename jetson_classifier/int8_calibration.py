@@ -9,39 +9,31 @@ is read. (QDQ-quantized models need none of this: their scales are in the graph.
 import logging
 import pathlib
 
-import cv2
 import numpy as np
 
 from jetson_classifier.engine_cache import EngineCache
 from jetson_classifier.errors import BackendUnavailableError, ImageError, ModelLoadError
+from jetson_classifier.image_files import find_images, IMAGE_SUFFIXES, read_rgb
+from jetson_classifier.model_info import read_model_info
+from jetson_classifier.preprocessing import preprocess
 
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp')
 MAX_IMAGES = 512
 
 _log = logging.getLogger(__name__)
 
 
 def list_images(folder, limit=MAX_IMAGES):
-    """Return the first ``limit`` image files of ``folder``, sorted by name."""
-    folder = pathlib.Path(folder)
-    if not folder.is_dir():
+    """Return the first ``limit`` image files under ``folder``, sorted by path."""
+    if not pathlib.Path(folder).is_dir():
         raise ImageError(f'calibration image folder {folder} does not exist')
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = find_images([folder])
     if not files:
         raise ImageError(f'calibration image folder {folder} holds no '
                          f'{"/".join(IMAGE_SUFFIXES)} files')
     return files[:limit]
 
 
-def read_rgb(path):
-    """Read an image file as an RGB uint8 HxWx3 array."""
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ImageError(f'cannot decode calibration image {path}')
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def image_batches(files, preprocess, batch_size):
+def image_batches(files, prepare, batch_size):
     """
     Yield float32 NCHW batches of ``batch_size`` preprocessed images.
 
@@ -51,7 +43,7 @@ def image_batches(files, preprocess, batch_size):
     pending = []
     for path in files:
         try:
-            pending.append(preprocess(read_rgb(path)))
+            pending.append(prepare(read_rgb(path)))
         except ImageError as err:
             _log.warning('skipping calibration image: %s', err)
             continue
@@ -62,14 +54,11 @@ def image_batches(files, preprocess, batch_size):
 
 def model_preprocessor(model_path):
     """Return the preprocessing the model's metadata asks for: RGB image -> (1, 3, S, S)."""
-    from jetson_classifier.model_info import read_model_info
-    from jetson_classifier.preprocessing import preprocess
     info = read_model_info(model_path)
     return lambda rgb: preprocess(rgb, info)
 
 
-def make_entropy_calibrator(trt, device, model_path, image_folder, input_shape, table_path,
-                            preprocess=None):
+def make_entropy_calibrator(trt, device, model_path, image_folder, input_shape, table_path):
     """
     Make a trt.IInt8EntropyCalibrator2 over ``image_folder``, caching its table at table_path.
 
@@ -81,8 +70,7 @@ def make_entropy_calibrator(trt, device, model_path, image_folder, input_shape, 
             f'TensorRT {trt.__version__} has no INT8 calibrator (implicit quantization was '
             f'removed); use a QDQ-quantized model instead of {model_path}')
     files = list_images(image_folder) if image_folder is not None else None
-    if files is not None and preprocess is None:
-        preprocess = model_preprocessor(model_path)
+    prepare = model_preprocessor(model_path) if files is not None else None
     if files is None and not pathlib.Path(table_path).exists():
         raise ModelLoadError(
             f'int8 for the FP32 model {model_path} needs calibration images (a folder of '
@@ -106,7 +94,7 @@ def make_entropy_calibrator(trt, device, model_path, image_folder, input_shape, 
                            'images were given', table_path)
                 return None
             if self._batches is None:
-                self._batches = image_batches(files, preprocess, input_shape[0])
+                self._batches = image_batches(files, prepare, input_shape[0])
                 self._buffer = device.device_buffer(
                     int(np.prod(input_shape)) * np.dtype(np.float32).itemsize)
             batch = next(self._batches, None)

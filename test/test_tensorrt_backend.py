@@ -2,51 +2,33 @@
 
 import importlib.util
 import logging
+import sys
 import threading
 
 import numpy as np
 import onnxruntime
 from onnxruntime import quantization
 import pytest
-import torch
 
-from fakes import fake_pycuda, fake_tensorrt, install
 from jetson_classifier import int8_calibration
+from jetson_classifier.backends import create_backend
+from jetson_classifier.backends.onnxruntime_backend import OnnxRuntimeBackend
 from jetson_classifier.backends.tensorrt_backend import is_explicitly_quantized, TensorRTBackend
 from jetson_classifier.engine_cache import CACHE_DIR_ENV, EngineCache, EngineKey
-from jetson_classifier.errors import ClassifierError, ModelLoadError
-
-SIZE = 32
-CLASSES = 10
-
-
-class TinyNet(torch.nn.Module):
-    """Conv, ReLU, global average pool, linear: enough to give distinct real logits."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv = torch.nn.Conv2d(3, 8, 3, stride=2, padding=1)
-        self.fc = torch.nn.Linear(8, CLASSES)
-
-    def forward(self, x):
-        return self.fc(torch.relu(self.conv(x)).mean(dim=(2, 3)))
-
-
-def _export(path, dynamic):
-    torch.manual_seed(0)
-    axes = {'images': {0: 'batch'}, 'logits': {0: 'batch'}} if dynamic else None
-    torch.onnx.export(TinyNet().eval(), torch.zeros(1, 3, SIZE, SIZE), str(path),
-                      input_names=['images'], output_names=['logits'], opset_version=17,
-                      dynamo=False, dynamic_axes=axes)
-    return path
+from jetson_classifier.errors import BackendUnavailableError, ClassifierError, ModelLoadError
+from jetson_classifier.image_files import read_rgb
+from jetson_classifier.model_info import read_model_info
+from jetson_classifier.preprocessing import preprocess
+from .fakes import fake_pycuda, fake_tensorrt, install
+from .fakes.tiny_model import CLASSES, export_tiny_cnn, SIZE
 
 
 @pytest.fixture(scope='session')
 def models(tmp_path_factory):
     """Fixed-batch, dynamic-batch and QDQ-quantized versions of one tiny CNN."""
     folder = tmp_path_factory.mktemp('models')
-    fixed = _export(folder / 'tiny_fixed.onnx', dynamic=False)
-    dynamic = _export(folder / 'tiny_dynamic.onnx', dynamic=True)
+    fixed = export_tiny_cnn(folder / 'tiny_fixed.onnx', dynamic=False)
+    dynamic = export_tiny_cnn(folder / 'tiny_dynamic.onnx', dynamic=True)
 
     class Reader(quantization.CalibrationDataReader):
         """Four random inputs for onnxruntime's static quantization."""
@@ -75,9 +57,9 @@ def _batch(count, seed=0):
     return np.random.default_rng(seed).normal(size=(count, 3, SIZE, SIZE)).astype(np.float32)
 
 
-def _reference(model, batch):
+def _reference(model, batch, input_name='images'):
     session = onnxruntime.InferenceSession(str(model), providers=['CPUExecutionProvider'])
-    return session.run(None, {'images': batch})[0]
+    return session.run(None, {input_name: batch})[0]
 
 
 def _backend(model, cache_dir, **options):
@@ -401,6 +383,56 @@ def test_close_frees_device_memory_and_releases_the_context(fakes, models, tmp_p
     backend.close()
     assert fake_pycuda._state.allocations == {}
     assert fake_pycuda._state.primary_retains == 0
+
+
+def test_catalog_int8_models_are_detected_as_qdq_and_fp32_ones_are_not(catalog):
+    lite0 = catalog.path_of(catalog.entry('lite0')).read_bytes()
+    lite0_int8 = catalog.path_of(catalog.entry('lite0_int8')).read_bytes()
+    assert is_explicitly_quantized(lite0_int8)
+    assert not is_explicitly_quantized(lite0)
+
+
+def test_lite0_int8_calibration_uses_the_models_own_preprocessing(
+        fakes, catalog, sample_images, tmp_path):
+    images = tmp_path / 'calibration'
+    images.mkdir()
+    for path in sample_images[:2]:
+        (images / path.name).write_bytes(path.read_bytes())
+    model = catalog.path_of(catalog.entry('lite0'))
+    backend = TensorRTBackend(model, precision='int8', cache_dir=tmp_path / 'cache',
+                              calibration_images=images)
+    assert fake_tensorrt.RECORD.builds[0]['calibration_batches'] == 2
+    info = read_model_info(model)
+    batch = preprocess(read_rgb(sample_images[0]), info)
+    assert (backend.input_shape, backend.max_batch) == ((None, 3, 224, 224), 1)
+    np.testing.assert_allclose(backend.infer(batch), _reference(model, batch, 'input'),
+                               rtol=1e-4, atol=1e-4)
+    backend.close()
+
+
+def test_auto_backend_is_tensorrt_where_tensorrt_and_a_gpu_answer(fakes, models, tmp_path):
+    backend = create_backend('auto', models['dynamic'], precision='fp32', cache_dir=tmp_path,
+                             max_batch=2, threads=2)
+    assert isinstance(backend, TensorRTBackend)
+    assert (backend.precision, backend.max_batch) == ('fp32', 2)
+    assert backend.engine_path.parent == tmp_path
+    backend.close()
+
+
+def test_auto_backend_falls_back_to_onnxruntime_without_tensorrt(models, monkeypatch, caplog):
+    monkeypatch.setitem(sys.modules, 'tensorrt', None)
+    with caplog.at_level(logging.INFO):
+        backend = create_backend('auto', models['fixed'])
+    assert isinstance(backend, OnnxRuntimeBackend)
+    assert 'TensorRT is not usable here' in caplog.text
+    with pytest.raises(BackendUnavailableError, match='TensorRT cannot be imported'):
+        create_backend('tensorrt', models['fixed'])
+
+
+def test_tensorrt_older_than_10_is_refused_with_its_version(fakes, models, tmp_path):
+    fake_tensorrt.reset(version='8.6.2')
+    with pytest.raises(BackendUnavailableError, match='TensorRT 8.6.2 is installed'):
+        _backend(models['fixed'], tmp_path)
 
 
 def _real_gpu_available():

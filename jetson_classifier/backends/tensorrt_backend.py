@@ -102,6 +102,7 @@ class TensorRTBackend(Backend):
             raise ModelLoadError(f'cannot read model file {self.model_path}: {err}') from err
         self._cuda = None
         self._io = {}
+        self._lock = threading.Lock()
         self._trt = import_tensorrt()
         self._logger = _trt_logger(self._trt)
         self._progress = progress or _log.info
@@ -112,7 +113,6 @@ class TensorRTBackend(Backend):
         self._precision = 'int8' if self._quantized else precision
         self._onnx_sha256 = sha256_hex(onnx_bytes)
         self._cache = EngineCache(cache_dir)
-        self._lock = threading.Lock()
         self._cuda = CudaDevice(device_index)
         try:
             with self._cuda.activate():
@@ -309,12 +309,13 @@ class TensorRTBackend(Backend):
                 f'{rows} rows of {self._classes} scores')
 
     def close(self):
-        if self._cuda is None:
-            return
-        with self._cuda.activate():
-            for _, device in self._io.values():
-                device.free()
-            self._io = {}
-            self._context = self._engine = self._runtime = self._stream = None
-        self._cuda.close()
-        self._cuda = None
+        with self._lock:
+            if self._cuda is None:
+                return
+            with self._cuda.activate():
+                for _, device in self._io.values():
+                    device.free()
+                self._io = {}
+                self._context = self._engine = self._runtime = self._stream = None
+            self._cuda.close()
+            self._cuda = None
