@@ -187,8 +187,8 @@ class TensorRTBackend(Backend):
                                  'a classifier needs exactly one')
         config = builder.create_builder_config()
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_mb << 20)
-        shape = self._set_batch_range(builder, config, network.get_input(0), max_batch)
-        calibrator = self._set_precision(config, shape, calibration_images)
+        shape, profile = self._set_batch_range(builder, config, network.get_input(0), max_batch)
+        calibrator = self._set_precision(config, shape, profile, calibration_images)
         timing_cache_path = self._attach_timing_cache(config)
         try:
             plan = builder.build_serialized_network(network, config)
@@ -203,7 +203,7 @@ class TensorRTBackend(Backend):
         return bytes(plan)
 
     def _set_batch_range(self, builder, config, tensor, max_batch):
-        """Optimization profile 1..max_batch for a dynamic batch; returns the build shape."""
+        """Add a profile 1..max_batch for a dynamic batch; return the build shape and profile."""
         shape = tuple(tensor.shape)
         if -1 in shape[1:]:
             raise ModelLoadError(f'{self.model_path} input {tensor.name} has shape {shape}: '
@@ -213,14 +213,14 @@ class TensorRTBackend(Backend):
                 raise ModelLoadError(
                     f'{self.model_path} has a fixed batch of {shape[0]}; max_batch '
                     f'{max_batch} needs a model exported with a dynamic batch axis')
-            return shape
+            return shape, None
         profile = builder.create_optimization_profile()
         built = (max_batch,) + shape[1:]
         profile.set_shape(tensor.name, (1,) + shape[1:], built, built)
         config.add_optimization_profile(profile)
-        return built
+        return built, profile
 
-    def _set_precision(self, config, shape, calibration_images):
+    def _set_precision(self, config, shape, profile, calibration_images):
         """Set the builder flags; returns the INT8 calibrator when one is needed."""
         trt = self._trt
         if self._precision == 'fp32':
@@ -236,6 +236,8 @@ class TensorRTBackend(Backend):
         calibrator = int8_calibration.make_entropy_calibrator(
             trt, self._cuda, self.model_path, calibration_images, shape, table)
         config.int8_calibrator = calibrator
+        if profile is not None:
+            config.set_calibration_profile(profile)
         return calibrator
 
     def _attach_timing_cache(self, config):

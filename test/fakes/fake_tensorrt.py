@@ -360,6 +360,7 @@ class IBuilderConfig:
         self.flags = set()
         self.memory_pools = {}
         self.int8_calibrator = None
+        self.calibration_profile = None
         self.profiles = []
         self.timing_cache = None
         self.timing_cache_ignore_mismatch = None
@@ -378,6 +379,13 @@ class IBuilderConfig:
 
     def get_memory_pool_limit(self, pool):
         return self.memory_pools.get(MemoryPoolType(pool), 8 << 30)
+
+    def set_calibration_profile(self, profile):
+        self.calibration_profile = profile
+        return True
+
+    def get_calibration_profile(self):
+        return self.calibration_profile
 
     def add_optimization_profile(self, profile):
         self.profiles.append(profile)
@@ -516,8 +524,12 @@ class Builder:
             record['calibration_cache_used'] = True
             return True
         names = [t.name for t in graph.inputs]
-        shapes = [Dims(profile[t.name][1]) if t.name in profile else t.shape
-                  for t in graph.inputs]
+        if profile and config.calibration_profile is None:
+            self._fail('Error Code 4: API Usage Error (Calibration profile must be set with '
+                       'set_calibration_profile for a network with dynamic input shapes)')
+            return False
+        shapes = [Dims(config.calibration_profile.shapes[t.name][1]) if t.name in profile
+                  else t.shape for t in graph.inputs]
         record['calibration_batch_size'] = calibrator.get_batch_size()
         session = _session(graph.onnx_bytes)
         peaks = {}
