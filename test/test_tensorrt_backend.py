@@ -1,5 +1,6 @@
 """The TensorRT backend against faithful fakes of tensorrt + pycuda, and the real ones."""
 
+import enum
 import importlib.util
 import logging
 import sys
@@ -327,6 +328,32 @@ def test_fake_execute_fails_without_input_shape_or_addresses(fakes, models, tmp_
     assert any('inputDimensionSpecified' in m for m in messages)
     assert any('Address is not set for input/output tensor logits' in m for m in messages)
     backend.close()
+
+
+def test_fake_execute_fails_when_a_buffer_is_too_small(fakes, models, tmp_path):
+    backend = _backend(models['fixed'], tmp_path)
+    with backend._cuda.activate():
+        context = backend._engine.create_execution_context()
+        context.set_tensor_address('images', int(fake_pycuda.mem_alloc(16)))
+        context.set_tensor_address('logits', int(backend._io['logits'][1]))
+        assert not context.execute_async_v3(backend._stream.handle)
+    assert 'illegal memory access' in fake_tensorrt.RECORD.log[-1][1]
+    backend.close()
+
+
+def test_tensorrt_without_weak_typing_flags_is_refused_for_fp16(
+        fakes, models, tmp_path, monkeypatch):
+    monkeypatch.setattr(fake_tensorrt, 'BuilderFlag', enum.IntEnum('BuilderFlag', ['TF32']))
+    with pytest.raises(BackendUnavailableError, match='no BuilderFlag.FP16'):
+        _backend(models['fixed'], tmp_path, precision='fp16')
+
+
+def test_tensorrt_without_calibrators_refuses_int8_from_fp32_but_builds_qdq(
+        fakes, models, tmp_path, monkeypatch):
+    monkeypatch.delattr(fake_tensorrt, 'IInt8EntropyCalibrator2')
+    with pytest.raises(BackendUnavailableError, match='use a QDQ-quantized model'):
+        _backend(models['fixed'], tmp_path, precision='int8', calibration_images=tmp_path)
+    _backend(models['qdq'], tmp_path, precision='int8').close()
 
 
 def test_output_shape_mismatch_is_reported(fakes, models, tmp_path, monkeypatch):
