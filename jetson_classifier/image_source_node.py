@@ -130,6 +130,11 @@ class ImageSource(Node):
         return True
 
     def _on_timer(self):
+        if self._frame_limit and self._published == self._frame_limit:
+            # Finish one period after the last frame, so the middleware has sent it.
+            self._timer.cancel()
+            self.finished.set_result(self._published)
+            return
         if not self._subscribers_ready:
             # Start one period after the match, so subscribers have matched this publisher too.
             self._subscribers_ready = self._enough_subscribers()
@@ -140,9 +145,6 @@ class ImageSource(Node):
             messages[index].header.stamp = stamp
             publisher.publish(messages[index])
         self._published += 1
-        if self._published == self._frame_limit:
-            self._timer.cancel()
-            self.finished.set_result(self._published)
 
 
 def main(args=None):
