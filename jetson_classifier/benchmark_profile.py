@@ -1,4 +1,5 @@
-"""The measured profile the switcher plans from: schema, building, validation and file I/O.
+"""
+The measured profile the switcher plans from: schema, building, validation and file I/O.
 
 Accuracies (top1, top5, grouped_top1) are fractions in 0..1; `fps` is network fps,
 1000 / latency_ms.p50. The Pareto front is over (fps, top1) of all models. The fits,

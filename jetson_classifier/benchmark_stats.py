@@ -1,4 +1,5 @@
-"""Benchmark maths: latency summaries, the speed/accuracy Pareto front, fits, accuracy counts.
+"""
+Benchmark maths: latency summaries, the speed/accuracy Pareto front, fits, accuracy counts.
 
 Percentiles use numpy's default linear interpolation between closest ranks (method='linear',
 type 7 of Hyndman and Fan); the standard deviation is the population one (ddof=0).
@@ -32,7 +33,8 @@ def fps_from_latency(latency_ms):
 
 
 def pareto_front(points):
-    """Return the indices, in input order, of the (fps, accuracy) points none dominates.
+    """
+    Return the indices, in input order, of the (fps, accuracy) points none dominates.
 
     A point is dominated when another is at least as good in both and better in one, so
     identical points are all kept.
@@ -106,7 +108,8 @@ def fit_accuracy_vs_latency(latency_ms, accuracy):
 
 
 def _beaten_by(scores, true_columns):
-    """Per row, how many other columns score at least as high as the true column.
+    """
+    Per row, how many other columns score at least as high as the true column.
 
     Ties count against the true column, so constant scores never look right; a non-finite
     true score gives infinity, a miss at every k.
@@ -138,7 +141,8 @@ def _check_batch(who, scores, truth, truth_are_columns):
 
 
 class TopKCounter:
-    """Accumulates top-k hits over batches of (N, C) scores and true class indices.
+    """
+    Accumulates top-k hits over batches of (N, C) scores and true class indices.
 
     A hit at k means fewer than k other classes score at least as high as the true one.
     """
@@ -148,7 +152,7 @@ class TopKCounter:
             raise ClassifierError(f'TopKCounter: every k must be >= 1, got {ks!r}')
         self.ks = tuple(int(k) for k in ks)
         self.images = 0
-        self.hits = {k: 0 for k in self.ks}
+        self.hits = dict.fromkeys(self.ks, 0)
 
     def update(self, scores, true_classes):
         """Count one batch."""
@@ -166,7 +170,8 @@ class TopKCounter:
 
 
 class GroupedCounter:
-    """Accumulates grouped top-1 hits over batches of (N, G) group scores.
+    """
+    Accumulates grouped top-1 hits over batches of (N, G) group scores.
 
     group_of(class_index) gives the class's group column, or None where the grouping drops
     the class; those images are excluded from the accuracy and counted in `dropped`.

@@ -1,4 +1,5 @@
-"""Class grouping: answer a simpler question ("dog" instead of 118 breeds) by summing classes.
+"""
+Class grouping: answer a simpler question ("dog" instead of 118 breeds) by summing classes.
 
 A group file (YAML) names groups and their member classes; members are synset ids
 ('n02085620'), exact model labels ('tabby'), class indices (151) or inclusive index ranges
@@ -70,7 +71,8 @@ class ClassGroupSpec:
 
 
 class ClassGrouping:
-    """A group file bound to one model: sums (N, C) class probabilities into (N, G) groups.
+    """
+    A group file bound to one model: sums (N, C) class probabilities into (N, G) groups.
 
     With ``unlisted: drop`` the dropped classes' probability is removed and each row is
     renormalised to sum to 1 over the kept groups, so the answer reads "which of these
@@ -88,7 +90,7 @@ class ClassGrouping:
 
     @property
     def num_classes(self):
-        """Number of model classes this grouping was bound to."""
+        """Return the number of model classes this grouping was bound to."""
         return len(self._group_of)
 
     def apply(self, probs):

@@ -82,7 +82,8 @@ def _check_rgb(rgb):
 
 
 def image_to_rgb(encoding, height, width, step, data, is_bigendian=False):
-    """Return an HxWx3 uint8 RGB array for a sensor_msgs/Image payload.
+    """
+    Return an HxWx3 uint8 RGB array for a sensor_msgs/Image payload.
 
     rgb8 comes back as a read-only view of `data` (no copy): copy it to keep it past the message.
     mono16 maps its full range to 8 bits by keeping the high byte.
@@ -113,7 +114,8 @@ def image_to_rgb(encoding, height, width, step, data, is_bigendian=False):
 
 
 def compressed_to_rgb(fmt, data):
-    """Decode a sensor_msgs/CompressedImage payload (JPEG or PNG) to HxWx3 uint8 RGB.
+    """
+    Decode a sensor_msgs/CompressedImage payload (JPEG or PNG) to HxWx3 uint8 RGB.
 
     The codec is read from the data itself; `fmt` (the free-text format field) only labels errors.
     """
@@ -136,7 +138,8 @@ def _mosaic(rgb, pattern):
 
 
 def rgb_to_image(rgb, encoding):
-    """Encode HxWx3 uint8 RGB as a sensor_msgs/Image payload: return (step, data bytes).
+    """
+    Encode HxWx3 uint8 RGB as a sensor_msgs/Image payload: return (step, data bytes).
 
     Rows are unpadded; mono16 is little-endian (is_bigendian = 0), 8-bit grey scaled by 257.
     """

@@ -1,4 +1,5 @@
-"""Find labelled images on disk for accuracy runs and INT8 calibration.
+"""
+Find labelled images on disk for accuracy runs and INT8 calibration.
 
 Two layouts: flat files named `<synset>_<anything>.<ext>` (the imagenet-1k-sample set), and
 ImageFolder (one subfolder per class, named by synset or by label).
@@ -13,7 +14,8 @@ IMAGE_EXTENSIONS = ('.jpeg', '.jpg', '.png', '.bmp', '.webp')
 
 
 def find_labelled_images(folder, synsets=None, labels=None, limit=None, start=0, every_nth=1):
-    """List (path, class_index) pairs in sorted order, then take [start::every_nth][:limit].
+    """
+    List (path, class_index) pairs in sorted order, then take [start::every_nth][:limit].
 
     The flat layout needs `synsets` (class index = position in the list). ImageFolder
     subfolders match a synset first, then a label, ignoring case and '_'/'-' versus spaces.
@@ -80,7 +82,7 @@ def _class_index_table(synsets, labels):
 
 def _image_folder_layout(subfolders, synsets, labels):
     if not synsets and not labels:
-        raise ImageError(f'class folders such as {subfolders[0]} need the model\'s synsets '
+        raise ImageError(f"class folders such as {subfolders[0]} need the model's synsets "
                          'or labels to number the classes')
     table = _class_index_table(synsets, labels)
     found = []

@@ -1,4 +1,5 @@
-"""Which model a classifier should run to hold an fps or accuracy target: pure logic, no ROS.
+"""
+Which model a classifier should run to hold an fps or accuracy target: pure logic, no ROS.
 
 Time is passed in (seconds on any monotonic clock), so every decision can be replayed in tests.
 """
@@ -79,7 +80,8 @@ def _rung(model):
 
 
 def rungs_from_profile(profile, ladder=None):
-    """Build the ladder, fastest -> most accurate, from a benchmark profile dict.
+    """
+    Build the ladder, fastest -> most accurate, from a benchmark profile dict.
 
     `ladder` (model names) defaults to the profile's 'pareto' list. Returns (rungs, warnings):
     names the profile lacks and duplicates are skipped with a warning. Raises CatalogError for
@@ -123,7 +125,8 @@ def _top1(rung):
 
 
 def choose_rung(rungs, constraint):
-    """Plan from the profile: the best rung expected to meet the constraint, else the closest.
+    """
+    Plan from the profile: the best rung expected to meet the constraint, else the closest.
 
     min_fps: the most accurate rung whose expected fps >= min_fps, else the fastest.
     min_accuracy: the fastest rung whose top-1 >= min_accuracy, else the most accurate.
@@ -149,7 +152,8 @@ def choose_rung(rungs, constraint):
 
 
 class SwitchingPolicy:
-    """Keeps a classifier on the most accurate rung that holds its constraint, without flapping.
+    """
+    Keeps a classifier on the most accurate rung that holds its constraint, without flapping.
 
     `rungs` run fastest -> most accurate (as rungs_from_profile returns them). Feed observe()
     the classifier's network fps (inference rate; the end-to-end rate is capped by the camera
@@ -185,7 +189,8 @@ class SwitchingPolicy:
         return None if self.constraint is None else self._plan(None, '')
 
     def observe(self, now, measured_fps, active_model):
-        """Take one sample from the classifier; return a Decision when the model should change.
+        """
+        Take one sample from the classifier; return a Decision when the model should change.
 
         Samples may come at any rate: a condition acts once it has held on every sample for
         window_s. A missing fps (None, NaN, <= 0) restarts the window; samples older than the
@@ -218,7 +223,8 @@ class SwitchingPolicy:
         return self._follow_fps(now, measured_fps)
 
     def refused(self, now, model, reason):
-        """Ban `model`, which the classifier would not load, and try the next rung that way.
+        """
+        Ban `model`, which the classifier would not load, and try the next rung that way.
 
         The classifier keeps its old model, so a refused step down tries the next faster rung,
         a refused step up the next better one if its predicted fps still clears the hysteresis

@@ -11,7 +11,6 @@ from jetson_classifier.prepare_models import prepare, sample_photos
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = Path(os.environ.get('JETSON_CLASSIFIER_SAMPLE_DIR',
                                  ROOT.parent / 'shared' / 'datasets' / 'imagenet-1k-sample'))
-LADDER = ['lite0_160', 'lite0_192', 'lite0', 'lite1', 'lite2']
 
 
 @pytest.fixture(scope='session')

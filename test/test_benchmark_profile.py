@@ -136,7 +136,7 @@ def broken(change):
     (lambda p: p.update(models=[]), 'models is empty'),
     (lambda p: p['models'][1]['latency_ms'].pop('p99'), r'models\[1\]\.latency_ms p99 is missing'),
     (lambda p: p['models'][2].update(top1=1.5), r'models\[2\]\.top1 must be <= 1, got 1.5'),
-    (lambda p: p['models'][0].update(precision='fp8'), r"models\[0\]\.precision must be one of"),
+    (lambda p: p['models'][0].update(precision='fp8'), r'models\[0\]\.precision must be one of'),
     (lambda p: p['models'][0].update(batch=True), r'models\[0\]\.batch must be an integer'),
     (lambda p: p['models'][0].update(input_size=[224, 0]), r'models\[0\]\.input_size'),
     (lambda p: p['models'][0]['throughput_fps'].update({'0': 5.0}),

@@ -42,7 +42,8 @@ def feed(policy, times, fps, model):
 
 
 def simulate(policy, factor_at, duration_s, rng, noise=0.0, dt=(0.25, 0.25)):
-    """Run a platform where measured fps = expected * factor(t) * (1 +- noise).
+    """
+    Run a platform where measured fps = expected * factor(t) * (1 +- noise).
 
     The classifier applies every decision at once. Returns [(time, target)] of the switches.
     """

