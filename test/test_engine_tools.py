@@ -4,11 +4,11 @@ import importlib.util
 from pathlib import Path
 import re
 
+from fakes import fake_tensorrt, install
+from fakes.tiny_model import export_tiny_cnn
 import pytest
 
 from jetson_classifier.build_engine import main as build_engine
-from .fakes import fake_tensorrt, install
-from .fakes.tiny_model import export_tiny_cnn
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,6 +6,8 @@ import logging
 import sys
 import threading
 
+from fakes import fake_pycuda, fake_tensorrt, install
+from fakes.tiny_model import CLASSES, export_tiny_cnn, SIZE
 import numpy as np
 import onnxruntime
 from onnxruntime import quantization
@@ -20,8 +22,6 @@ from jetson_classifier.errors import BackendUnavailableError, ClassifierError, M
 from jetson_classifier.image_files import read_rgb
 from jetson_classifier.model_info import read_model_info
 from jetson_classifier.preprocessing import preprocess
-from .fakes import fake_pycuda, fake_tensorrt, install
-from .fakes.tiny_model import CLASSES, export_tiny_cnn, SIZE
 
 
 @pytest.fixture(scope='session')
