@@ -37,10 +37,18 @@ def test_build_engine_builds_once_then_reuses_and_prints_the_engine_file(
 
 
 def test_build_engine_resolves_catalog_names(fakes, catalog, tmp_path, capsys):
-    assert build_engine(['--model', 'lite0_int8', '--model-dir', str(catalog.model_dir),
-                         '--cache-dir', str(tmp_path)]) == 0
+    assert build_engine(['--model', 'lite0', '--precision', 'fp16', '--model-dir',
+                         str(catalog.model_dir), '--cache-dir', str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert re.search(r'^built int8 engine for \S+efficientnet_lite0_224_int8\.onnx', out, re.M)
+    assert re.search(r'^built fp16 engine for \S+efficientnet_lite0_224\.onnx', out, re.M)
+
+
+def test_build_engine_refuses_the_cpu_int8_twin_and_names_the_way_out(
+        fakes, catalog, tmp_path, capsys):
+    assert build_engine(['--model', 'lite0_int8', '--model-dir', str(catalog.model_dir),
+                         '--cache-dir', str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert 'asymmetric uint8' in err and '--calibration-dir' in err
 
 
 def test_build_engine_reports_an_unknown_model_and_fails(fakes, tmp_path, capsys):
