@@ -8,6 +8,8 @@ PACKAGE = 'jetson_classifier'
 # Executable name -> module with main(): ros2 run jetson_classifier <name>.
 EXECUTABLES = {
     'prepare_models': 'prepare_models',
+    'image_source': 'image_source_node',
+    'build_engine': 'build_engine',
 }
 CONSOLE_SCRIPTS = {'jetson-classifier': 'cli', **EXECUTABLES}
 

@@ -1,4 +1,5 @@
-"""How many camera frames reach a best-effort subscriber, with and without the Fast DDS profile.
+"""
+How many camera frames reach a best-effort subscriber, with and without the Fast DDS profile.
 
 The publisher is the image source node, the subscriber a counter, each its own process and
 both with the same Fast DDS settings. Prints a markdown table and writes JSON.

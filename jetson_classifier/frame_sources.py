@@ -13,7 +13,8 @@ MAX_PRELOAD_BYTES = 1 << 30
 
 
 def load_frames(source, width=0, height=0, max_count=0):
-    """Read the frames of `source` as RGB uint8 arrays, resized, all held in memory.
+    """
+    Read the frames of `source` as RGB uint8 arrays, resized, all held in memory.
 
     `source` is a folder (its images in name order), an image or video file, or '' for the
     built-in photos. `max_count` > 0 stops after that many frames.

@@ -2,7 +2,6 @@
 
 import sys
 
-import cv2
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 import rclpy
 from rclpy.executors import ExternalShutdownException
@@ -13,23 +12,11 @@ from sensor_msgs.msg import CompressedImage, Image
 
 from jetson_classifier.errors import ClassifierError, ImageError
 from jetson_classifier.frame_sources import load_frames
+from jetson_classifier.image_conversion import (rgb_to_compressed, rgb_to_image,
+                                                SUPPORTED_ENCODINGS)
 
-ENCODINGS = ('rgb8', 'bgr8')
+ENCODINGS = SUPPORTED_ENCODINGS
 TRANSPORTS = ('raw', 'compressed', 'both')
-
-
-def _rgb_to_image(rgb, encoding):
-    """Return (step, bytes) of an RGB array in `encoding` for sensor_msgs/Image."""
-    pixels = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) if encoding == 'bgr8' else rgb
-    return pixels.shape[1] * 3, pixels.tobytes()
-
-
-def _rgb_to_compressed(rgb, image_format='jpeg'):
-    """Return an RGB array encoded as `image_format` bytes for sensor_msgs/CompressedImage."""
-    ok, encoded = cv2.imencode(f'.{image_format}', cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise ImageError(f'cannot encode a {rgb.shape} frame as {image_format}')
-    return encoded.tobytes()
 
 
 def _descriptor(description, read_only=True, **ranges):
@@ -54,7 +41,8 @@ class ImageSource(Node):
             'Frame height in pixels; 0: native (or keep aspect if width is set)',
             integer_range=size_range)).value
         encoding = self.declare_parameter('encoding', 'rgb8', _descriptor(
-            'Pixel encoding of sensor_msgs/Image', additional_constraints='rgb8 or bgr8')).value
+            'Pixel encoding of sensor_msgs/Image',
+            additional_constraints=', '.join(ENCODINGS))).value
         transport = self.declare_parameter('transport', 'raw', _descriptor(
             'raw: Image on image; compressed: JPEG CompressedImage on image/compressed; both',
             additional_constraints='raw, compressed or both')).value
@@ -103,7 +91,7 @@ class ImageSource(Node):
         msg.header.frame_id = frame_id
         msg.height, msg.width = rgb.shape[:2]
         msg.encoding = encoding
-        msg.step, msg.data = _rgb_to_image(rgb, encoding)
+        msg.step, msg.data = rgb_to_image(rgb, encoding)
         return msg
 
     @staticmethod
@@ -111,7 +99,7 @@ class ImageSource(Node):
         msg = CompressedImage()
         msg.header.frame_id = frame_id
         msg.format = f'{encoding}; jpeg compressed bgr8'
-        msg.data = _rgb_to_compressed(rgb, 'jpeg')
+        msg.data = rgb_to_compressed(rgb, 'jpeg')
         return msg
 
     def _on_parameters_set(self, parameters):
@@ -130,6 +118,11 @@ class ImageSource(Node):
         return True
 
     def _on_timer(self):
+        if self._frame_limit and self._published == self._frame_limit:
+            # Finish one period after the last frame, so the middleware has sent it.
+            self._timer.cancel()
+            self.finished.set_result(self._published)
+            return
         if not self._subscribers_ready:
             # Start one period after the match, so subscribers have matched this publisher too.
             self._subscribers_ready = self._enough_subscribers()
@@ -140,9 +133,6 @@ class ImageSource(Node):
             messages[index].header.stamp = stamp
             publisher.publish(messages[index])
         self._published += 1
-        if self._published == self._frame_limit:
-            self._timer.cancel()
-            self.finished.set_result(self._published)
 
 
 def main(args=None):

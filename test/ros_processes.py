@@ -25,7 +25,8 @@ def domain_id():
 
 
 def ros_env(domain, profile=CAMERA_PROFILE):
-    """Environment for a ROS process here: localhost discovery, `domain`, Fast DDS `profile`.
+    """
+    Environment for a ROS process here: localhost discovery, `domain`, Fast DDS `profile`.
 
     `profile` None leaves Fast DDS at its defaults. Every process that should talk to another
     needs the same settings.
@@ -105,7 +106,8 @@ class NodeProcess:
 @contextlib.contextmanager
 def node_process(module, ros_args=(), env=None, ready_text=None, timeout_s=20.0,
                  expect_clean_exit=True, args=()):
-    """Run `python -m module *args --ros-args *ros_args` for the with-block, then Ctrl-C it.
+    """
+    Run `python -m module *args --ros-args *ros_args` for the with-block, then Ctrl-C it.
 
     Waits for `ready_text` in its output first. When the block fails, or the process ends
     with a non-zero code or a traceback while `expect_clean_exit`, the error carries its
@@ -172,7 +174,8 @@ class Listener:
 
 @contextlib.contextmanager
 def listener(domain, env=None):
-    """Yield a Listener on `domain`, with this process's environment set from `env` meanwhile.
+    """
+    Yield a Listener on `domain`, with this process's environment set from `env` meanwhile.
 
     Fast DDS reads its profile file once per process, at its first participant.
     """

@@ -3,6 +3,8 @@
 import cv2
 import numpy as np
 import pytest
+from rclpy.parameter import Parameter
+from rclpy.parameter_client import AsyncParameterClient
 from ros_processes import domain_id, listener, node_process, ros_params
 from sensor_msgs.msg import CompressedImage, Image
 
@@ -58,6 +60,14 @@ def test_frames_are_the_builtin_photos_in_order_in_rgb8(ros, photos):
     assert all(later == (earlier + 1) % 4 for earlier, later in zip(order, order[1:])), order
 
 
+def test_without_loop_the_node_exits_after_the_last_photo(ros, photos):
+    received = ros.subscribe(Image, 'image')
+    params = ros_params(loop=False, rate_hz=20.0, wait_for_subscribers=1)
+    with node_process(MODULE, params, ready_text=READY) as source:
+        receive_until_exit(ros, source)
+    assert [(msg.height, msg.width, 3) for _, msg in received] == [p.shape for p in photos]
+
+
 def test_bgr8_frames_are_resized_photos_with_channels_swapped(ros, photos):
     received = ros.subscribe(Image, 'image')
     params = ros_params(encoding='bgr8', width=320, height=240, max_frames=2, rate_hz=10.0,
@@ -102,6 +112,22 @@ def test_rate_is_roughly_rate_hz_and_stamps_are_now(ros):
     assert abs(now_ns * 1e-9 - stamps[-1]) < 2.0
 
 
+def test_rate_hz_changes_at_run_time_but_source_is_read_only(ros):
+    received = ros.subscribe(Image, 'image')
+    client = AsyncParameterClient(ros.node, 'image_source')
+    with node_process(MODULE, ros_params(rate_hz=2.0, width=32, height=24), ready_text=READY):
+        assert client.wait_for_services(timeout_sec=10.0)
+        future = client.set_parameters([Parameter('rate_hz', value=20.0),
+                                        Parameter('source', value='/tmp')])
+        assert ros.spin_until(future.done, timeout_s=10.0)
+        rate_result, source_result = future.result().results
+        received.clear()
+        ros.spin_for(1.5)
+    assert rate_result.successful
+    assert not source_result.successful
+    assert len(received) >= 12
+
+
 def test_720p_stream_arrives_nearly_complete_with_the_camera_profile(ros):
     received = ros.subscribe(Image, 'image')
     params = ros_params(width=1280, height=720, max_frames=60, rate_hz=30.0,
@@ -120,7 +146,7 @@ def test_ctrl_c_stops_the_node_with_exit_code_0_and_no_traceback():
 
 
 def test_unknown_encoding_exits_with_an_error_naming_the_parameter():
-    with node_process(MODULE, ros_params(encoding='mono8'), expect_clean_exit=False) as source:
+    with node_process(MODULE, ros_params(encoding='rgb16'), expect_clean_exit=False) as source:
         assert source.wait(20.0) == 1
-    assert "parameter encoding: 'mono8'" in source.output()
+    assert "parameter encoding: 'rgb16'" in source.output()
     assert 'Traceback' not in source.output()
