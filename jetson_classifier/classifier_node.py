@@ -9,6 +9,7 @@ serving, swaps between two frames, and answers the SetParameters call with the r
 outcome: successful only once the new model serves.
 """
 
+import signal
 import sys
 import threading
 import time
@@ -23,6 +24,7 @@ from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Float32, String
 
@@ -46,6 +48,9 @@ CHOICES = {'backend': BACKEND_NAMES, 'precision': PRECISIONS, 'input_transport':
 MODEL_PARAMETERS = ('model', 'model_dir', 'catalog', 'backend', 'precision', 'threads')
 WARN_PERIOD_S = 5.0
 DIAGNOSTICS_PERIOD_S = 1.0
+# Python runs signal handlers between bytecodes: how often the main thread leaves rcl_wait.
+SIGNAL_CHECK_S = 0.1
+CALLBACK_GRACE_S = 0.1
 # One thread each for the parameter services, the image callback and the diagnostics timer.
 EXECUTOR_THREADS = 3
 LABEL_INFO_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
@@ -350,20 +355,28 @@ class ClassifierNode(Node):
 
 
 def main(args=None):
-    """Run the classifier node until Ctrl-C; exit 1 with one line when it cannot start."""
-    rclpy.init(args=args)
+    """Run the classifier node until Ctrl-C or SIGTERM; exit 1 with one line if it cannot start."""
+    # Both signals raise KeyboardInterrupt here, so the worker threads stop before the context
+    # does; rclpy's own handlers would invalidate the publishers under them.
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signal_number, signal.default_int_handler)
     node = None
     executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS)
     try:
         node = ClassifierNode()
         executor.add_node(node)
-        executor.spin()
+        while rclpy.ok():
+            executor.spin_once(timeout_sec=SIGNAL_CHECK_S)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (ClassifierError, ParameterException) as error:
         rclpy.logging.get_logger(NODE_NAME).fatal(f'cannot start: {error}')
         return 1
     finally:
+        # rclpy's MultiThreadedExecutor.shutdown() destroys its guard condition before its pool
+        # threads finish (rclpy 9.1), so a callback still running fails on it: let them end.
+        time.sleep(CALLBACK_GRACE_S)
         executor.shutdown()
         if node is not None:
             node.destroy_node()
