@@ -19,9 +19,8 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 SetParametersResult)
 import rclpy
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
@@ -48,11 +47,9 @@ CHOICES = {'backend': BACKEND_NAMES, 'precision': PRECISIONS, 'input_transport':
 MODEL_PARAMETERS = ('model', 'model_dir', 'catalog', 'backend', 'precision', 'threads')
 WARN_PERIOD_S = 5.0
 DIAGNOSTICS_PERIOD_S = 1.0
-# Python runs signal handlers between bytecodes: how often the main thread leaves rcl_wait.
-SIGNAL_CHECK_S = 0.1
-CALLBACK_GRACE_S = 0.1
-# One thread each for the parameter services, the image callback and the diagnostics timer.
-EXECUTOR_THREADS = 3
+# How often a spinning thread leaves rcl_wait: to see Ctrl-C (Python runs signal handlers
+# between bytecodes) or a request to stop.
+SPIN_CHECK_S = 0.1
 LABEL_INFO_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
@@ -136,6 +133,41 @@ class _Prepared(NamedTuple):
     batch: Any
 
 
+class ImageInput:
+    """
+    The camera subscription, on a hidden node spun by a thread of its own.
+
+    Frames keep arriving while the classifier's executor is busy answering a parameter call
+    that loads a model; and one subscription on a single-threaded executor costs far less CPU
+    per frame than rclpy's MultiThreadedExecutor (about a third, measured at 280 Hz).
+    """
+
+    def __init__(self, owner, msg_type, topic, callback):
+        """Subscribe to `topic` as resolved (namespace, remaps) by the `owner` node."""
+        self.topic = owner.resolve_topic_name(topic)
+        # Not use_global_arguments: `-r __node:=...` must rename only the owner.
+        self._node = Node(f'_{owner.get_name()}_input', namespace=owner.get_namespace(),
+                          context=owner.context, use_global_arguments=False,
+                          enable_rosout=False, start_parameter_services=False)
+        self._node.create_subscription(msg_type, self.topic, callback, qos_profile_sensor_data)
+        self._executor = SingleThreadedExecutor(context=owner.context)
+        self._executor.add_node(self._node)
+        self._spinning = True
+        self._thread = threading.Thread(target=self._spin, name='image input')
+        self._thread.start()
+
+    def _spin(self):
+        while self._spinning and self._node.context.ok():
+            self._executor.spin_once(timeout_sec=SPIN_CHECK_S)
+
+    def close(self):
+        """Stop receiving frames and destroy the hidden node."""
+        self._spinning = False
+        self._thread.join()
+        self._executor.shutdown()
+        self._node.destroy_node()
+
+
 class ClassifierNode(Node):
     """Camera frames in; labels, fps, inference time, diagnostics out; models swapped live."""
 
@@ -171,24 +203,22 @@ class ClassifierNode(Node):
 
         compressed = self._values['input_transport'] == 'compressed'
         self._to_rgb = self._compressed_to_rgb if compressed else self._image_to_rgb
-        self._image_sub = self.create_subscription(
-            CompressedImage if compressed else Image,
-            'image/compressed' if compressed else 'image', self._on_image,
-            qos_profile_sensor_data, callback_group=MutuallyExclusiveCallbackGroup())
-        self._diagnostics_timer = self.create_timer(
-            DIAGNOSTICS_PERIOD_S, self._publish_diagnostics,
-            callback_group=MutuallyExclusiveCallbackGroup())
+        self._diagnostics_timer = self.create_timer(DIAGNOSTICS_PERIOD_S,
+                                                    self._publish_diagnostics)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._workers = [threading.Thread(target=self._prepare_frames, name='preprocessing'),
                          threading.Thread(target=self._infer_frames, name='inference')]
         for worker in self._workers:
             worker.start()
+        self._input = ImageInput(self, CompressedImage if compressed else Image,
+                                 'image/compressed' if compressed else 'image', self._on_image)
         self.get_logger().info(
-            f'classifying {self._image_sub.topic_name} ({self._values["input_transport"]}) '
+            f'classifying {self._input.topic} ({self._values["input_transport"]}) '
             f'with {self._describe_model()}, loaded in {load_ms:.0f} ms')
 
     def destroy_node(self):
-        """Stop the worker threads and release the model, then destroy the node."""
+        """Stop the input and worker threads, release the model, then destroy the node."""
+        self._input.close()
         self._frames.close()
         for worker in self._workers:
             worker.join()
@@ -362,21 +392,18 @@ def main(args=None):
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, signal.default_int_handler)
     node = None
-    executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS)
+    executor = SingleThreadedExecutor()
     try:
         node = ClassifierNode()
         executor.add_node(node)
         while rclpy.ok():
-            executor.spin_once(timeout_sec=SIGNAL_CHECK_S)
+            executor.spin_once(timeout_sec=SPIN_CHECK_S)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (ClassifierError, ParameterException) as error:
         rclpy.logging.get_logger(NODE_NAME).fatal(f'cannot start: {error}')
         return 1
     finally:
-        # rclpy's MultiThreadedExecutor.shutdown() destroys its guard condition before its pool
-        # threads finish (rclpy 9.1), so a callback still running fails on it: let them end.
-        time.sleep(CALLBACK_GRACE_S)
         executor.shutdown()
         if node is not None:
             node.destroy_node()
