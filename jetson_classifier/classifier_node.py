@@ -1,12 +1,14 @@
 """
 ROS 2 node: classify camera frames, publish labels and the measured fps, swap models live.
 
-Two threads, each fed by a one-slot mailbox: one converts and preprocesses the newest frame
-while the other runs inference on the frame before it. So the node works on the newest
-frame, never falls behind its camera, and its throughput is the slower stage's, not their
-sum. A parameter change that needs another model loads it while the current one keeps
-serving, swaps between two frames, and answers the SetParameters call with the real
-outcome: successful only once the new model serves.
+Threads: the image input (a hidden subscriber node with its own executor) drops each frame
+into a one-slot mailbox; a preprocessing thread converts and preprocesses the newest frame
+while the inference thread runs the model on the frame before it and publishes. So the node
+works on the newest frame, never falls behind its camera, and goes as fast as its slower
+stage. The main thread spins the node itself: parameters and diagnostics. A parameter
+change that needs another model loads it there while the current model keeps serving,
+swaps between two frames, and answers the SetParameters call with the real outcome:
+successful only once the new model serves.
 """
 
 import signal

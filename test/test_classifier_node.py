@@ -315,6 +315,16 @@ def test_empty_and_corrupt_jpeg_are_rejected_and_the_next_jpeg_classified(ros, p
     assert good is not None and good.results[0].class_id in CUPS
 
 
+def test_remapped_input_and_renamed_node_classify_the_remapped_stream(ros):
+    labels = ros.subscribe(String, 'front_classifier/label', 10)
+    renamed = ['-r', '__node:=front_classifier', '-r', 'image:=/front/image_raw']
+    with node_process(NODE, renamed, ready_text='classifying /front/image_raw'), \
+            node_process(SOURCE, ['-r', 'image:=/front/image_raw', *ros_params(rate_hz=10.0)],
+                         ready_text='publishing'):
+        ros.spin_until(lambda: len(labels) >= 8, timeout_s=20.0)
+    assert {m.data for _, m in labels} & CATS
+
+
 def test_unknown_model_at_start_exits_1_naming_it_without_traceback():
     with node_process(NODE, ros_params(model='lite9'), expect_clean_exit=False) as node:
         assert node.wait(30.0) == 1
