@@ -141,7 +141,8 @@ class ImageInput:
 
     Frames keep arriving while the classifier's executor is busy answering a parameter call
     that loads a model; and one subscription on a single-threaded executor costs far less CPU
-    per frame than rclpy's MultiThreadedExecutor (about a third, measured at 280 Hz).
+    per frame than rclpy's MultiThreadedExecutor (measured at 280 frames/s: 27% of a core
+    against 69%).
     """
 
     def __init__(self, owner, msg_type, topic, callback):
