@@ -9,6 +9,7 @@ PACKAGE = 'jetson_classifier'
 EXECUTABLES = {
     'prepare_models': 'prepare_models',
     'image_source': 'image_source_node',
+    'demo': 'demo',
 }
 CONSOLE_SCRIPTS = {'jetson-classifier': 'cli', **EXECUTABLES}
 

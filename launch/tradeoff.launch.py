@@ -56,7 +56,6 @@ def generate_launch_description():
         parameters=[
             LaunchConfiguration('switcher_params_file'),
             {
-                'classifier_node': 'classifier',
                 'policy': ParameterValue(LaunchConfiguration('policy'), value_type=str),
                 'min_fps': ParameterValue(LaunchConfiguration('min_fps'), value_type=float),
                 'min_accuracy': ParameterValue(
