@@ -130,11 +130,12 @@ def _ask(ros, client, future_of, timeout_s=10.0):
     return future.result()
 
 
-def describe_node(ros, executable, namespace=NAMESPACE):
+def describe_node(ros, process, executable, namespace=NAMESPACE):
     """Ask a running node for its parameters {name: (type, value)} and its topics."""
     full_name = f'{namespace}/{NODES[executable].name}'
     client = AsyncParameterClient(ros.node, full_name)
-    assert client.wait_for_services(timeout_sec=60.0), f'{full_name} never came up'
+    ready = ros.spin_until(lambda: client.services_are_ready() or not process.running(), 60.0)
+    assert ready and process.running(), f'{full_name} did not come up'
     parameters = {}
     for name in _ask(ros, client, lambda c: c.list_parameters()).result.names:
         # One at a time: rclpy answers a request naming an unset parameter with no values.
@@ -162,8 +163,8 @@ def running_nodes(catalog, shipped_profile):
         for executable in NODES:
             with node_process(scripts[executable], [
                     '-r', f'__ns:={NAMESPACE}',
-                    '--params-file', str(ROOT / 'config' / f'{executable}.yaml')]):
-                described[executable] = describe_node(ros, executable)
+                    '--params-file', str(ROOT / 'config' / f'{executable}.yaml')]) as process:
+                described[executable] = describe_node(ros, process, executable)
     return described
 
 
@@ -225,7 +226,7 @@ def test_wildcard_keys_reach_a_node_in_any_namespace():
             **parameters, 'rate_hz': 7.5, 'frame_id': 'front'}}}))
         with listener(domain_id()) as ros, node_process(
                 modules()['image_source'],
-                ['-r', '__ns:=/robot7/camera', '--params-file', str(path)]):
-            declared = describe_node(ros, 'image_source', '/robot7/camera')['parameters']
-    assert declared['rate_hz'][1] == 7.5
-    assert declared['frame_id'][1] == 'front'
+                ['-r', '__ns:=/robot7/camera', '--params-file', str(path)]) as process:
+            described = describe_node(ros, process, 'image_source', '/robot7/camera')
+    assert described['parameters']['rate_hz'] == (ParameterType.PARAMETER_DOUBLE, 7.5)
+    assert described['parameters']['frame_id'] == (ParameterType.PARAMETER_STRING, 'front')
