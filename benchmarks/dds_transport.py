@@ -1,0 +1,142 @@
+"""
+How many camera frames reach a best-effort subscriber, with and without the Fast DDS profile.
+
+The publisher is the image source node, the subscriber a counter, each its own process and
+both with the same Fast DDS settings. Prints a markdown table and writes JSON.
+
+    python -m benchmarks.dds_transport [--frames 120] [--rate 30] [--json out.json]
+"""
+
+import argparse
+import importlib.metadata
+import json
+import os
+from pathlib import Path
+import signal
+import statistics
+import sys
+import time
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SIZES = ((640, 480), (1280, 720), (1920, 1080))
+SOURCE_MODULE = 'jetson_classifier.image_source_node'
+COUNTER_MODULE = 'benchmarks.dds_transport'
+COUNTER_READY = 'counting frames'
+
+
+def _ros_processes():
+    """Import the process helpers the tests use (test/ros_processes.py)."""
+    sys.path.insert(0, str(REPO_ROOT / 'test'))
+    import ros_processes
+    return ros_processes
+
+
+def count_frames():
+    """Count Image frames on `image` until Ctrl-C, then print JSON: the subscriber process."""
+    import rclpy
+    from rclpy.qos import qos_profile_sensor_data
+    from rclpy.signals import SignalHandlerOptions
+    from sensor_msgs.msg import Image
+
+    latencies_ms = []
+    sizes = set()
+
+    def on_image(msg):
+        now_ns = node.get_clock().now().nanoseconds
+        stamp_ns = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+        latencies_ms.append((now_ns - stamp_ns) / 1e6)
+        sizes.add(f'{msg.width}x{msg.height}')
+
+    stop = []
+    signal.signal(signal.SIGINT, lambda *_: stop.append(True))
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+    node = rclpy.create_node('frame_counter')
+    node.create_subscription(Image, 'image', on_image, qos_profile_sensor_data)
+    node.get_logger().info(COUNTER_READY)
+    while not stop:
+        rclpy.spin_once(node, timeout_sec=0.05)
+    node.destroy_node()
+    rclpy.try_shutdown()
+    print(json.dumps({
+        'received': len(latencies_ms),
+        'sizes': sorted(sizes),
+        'median_latency_ms': statistics.median(latencies_ms) if latencies_ms else None,
+    }), flush=True)
+
+
+def measure(processes, env, width, height, frames, rate_hz):
+    """Publish `frames` frames at width x height to a counter process; return its counts."""
+    with processes.node_process(COUNTER_MODULE, args=['--count'], env=env,
+                                ready_text=COUNTER_READY) as counter:
+        params = processes.ros_params(width=width, height=height, max_frames=frames,
+                                      rate_hz=rate_hz, wait_for_subscribers=1)
+        with processes.node_process(SOURCE_MODULE, params, env=env) as source:
+            source.wait(timeout_s=60 + 2 * frames / rate_hz)
+        time.sleep(1.0)
+    counts = json.loads(counter.output().strip().splitlines()[-1])
+    return dict(counts, width=width, height=height, sent=frames)
+
+
+def markdown_table(results, frames):
+    """Render received/sent per setting (rows) and frame size (columns)."""
+    sizes = sorted({(r['width'], r['height']) for r in results})
+    lines = ['| Fast DDS setting | ' + ' | '.join(f'{w}x{h}' for w, h in sizes) + ' |',
+             '|---' * (len(sizes) + 1) + '|']
+    for setting in dict.fromkeys(r['setting'] for r in results):
+        cells = []
+        for width, height in sizes:
+            run = next(r for r in results if r['setting'] == setting
+                       and (r['width'], r['height']) == (width, height))
+            latency = run['median_latency_ms']
+            cells.append(f"{run['received']}/{frames}"
+                         + (f' ({latency:.1f} ms)' if latency is not None else ''))
+        lines.append(f'| {setting} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def _version(distribution):
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def main(argv=None):
+    """Run every size with the Fast DDS defaults and with the camera profile."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--count', action='store_true', help=argparse.SUPPRESS)
+    parser.add_argument('--frames', type=int, default=120)
+    parser.add_argument('--rate', type=float, default=30.0, help='frames per second')
+    parser.add_argument('--domain', type=int, default=int(os.environ.get('ROS_DOMAIN_ID', 0)))
+    parser.add_argument('--json', type=Path, default=Path('dds_transport.json'))
+    args, _ = parser.parse_known_args(argv)
+    if args.count:
+        count_frames()
+        return
+
+    processes = _ros_processes()
+    settings = {'defaults': None, 'camera profile (SHM 16 MiB)': processes.CAMERA_PROFILE}
+    results = []
+    for setting, profile in settings.items():
+        env = processes.ros_env(args.domain, profile)
+        for width, height in SIZES:
+            run = measure(processes, env, width, height, args.frames, args.rate)
+            results.append(dict(run, setting=setting))
+            print(f"{setting}, {width}x{height}: {run['received']}/{args.frames}", flush=True)
+    print(f'\nReceived/sent, best-effort subscriber, {args.rate:g} Hz '
+          '(median stamp-to-arrival latency):\n')
+    print(markdown_table(results, args.frames))
+    report = {
+        'frames': args.frames,
+        'rate_hz': args.rate,
+        'discovery_range': 'LOCALHOST',
+        'rmw_implementation': os.environ.get('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp'),
+        'fastdds_version': _version('ros-fastdds'),
+        'results': results,
+    }
+    args.json.write_text(json.dumps(report, indent=2) + '\n')
+    print(f'\nwrote {args.json}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,158 @@
+"""ROS 2 node that replays images, a video or built-in photos as a camera stream."""
+
+import sys
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from rclpy.task import Future
+from sensor_msgs.msg import CompressedImage, Image
+
+from jetson_classifier.errors import ClassifierError, ImageError
+from jetson_classifier.frame_sources import load_frames
+from jetson_classifier.image_conversion import (rgb_to_compressed, rgb_to_image,
+                                                SUPPORTED_ENCODINGS)
+
+ENCODINGS = SUPPORTED_ENCODINGS
+TRANSPORTS = ('raw', 'compressed', 'both')
+
+
+def _descriptor(description, read_only=True, **ranges):
+    return ParameterDescriptor(description=description, read_only=read_only, **ranges)
+
+
+class ImageSource(Node):
+    """Publish frames, converted once at start, on `image` and/or `image/compressed`."""
+
+    def __init__(self):
+        super().__init__('image_source')
+        source = self.declare_parameter('source', '', _descriptor(
+            'Image folder (name order), image or video file; empty: built-in photos')).value
+        rate_hz = self.declare_parameter('rate_hz', 30.0, _descriptor(
+            'Frames per second', read_only=False,
+            floating_point_range=[FloatingPointRange(from_value=0.1, to_value=1000.0)])).value
+        size_range = [IntegerRange(from_value=0, to_value=16384, step=1)]
+        width = self.declare_parameter('width', 0, _descriptor(
+            'Frame width in pixels; 0: native (or keep aspect if height is set)',
+            integer_range=size_range)).value
+        height = self.declare_parameter('height', 0, _descriptor(
+            'Frame height in pixels; 0: native (or keep aspect if width is set)',
+            integer_range=size_range)).value
+        encoding = self.declare_parameter('encoding', 'rgb8', _descriptor(
+            'Pixel encoding of sensor_msgs/Image',
+            additional_constraints=', '.join(ENCODINGS))).value
+        transport = self.declare_parameter('transport', 'raw', _descriptor(
+            'raw: Image on image; compressed: JPEG CompressedImage on image/compressed; both',
+            additional_constraints='raw, compressed or both')).value
+        frame_id = self.declare_parameter('frame_id', 'camera', _descriptor(
+            'header.frame_id of every frame')).value
+        loop = self.declare_parameter('loop', True, _descriptor(
+            'Start again after the last frame; false: exit after it')).value
+        max_frames = self.declare_parameter('max_frames', 0, _descriptor(
+            'Exit after publishing this many frames; 0: unlimited',
+            integer_range=[IntegerRange(from_value=0, to_value=2**31 - 1, step=1)])).value
+        self._min_subscribers = self.declare_parameter('wait_for_subscribers', 0, _descriptor(
+            'Hold the first frame until this many subscribers are matched',
+            integer_range=[IntegerRange(from_value=0, to_value=1000, step=1)])).value
+        if encoding not in ENCODINGS:
+            raise ImageError(f'parameter encoding: {encoding!r} is not one of {ENCODINGS}')
+        if transport not in TRANSPORTS:
+            raise ClassifierError(
+                f'parameter transport: {transport!r} is not one of {TRANSPORTS}')
+
+        frames = load_frames(source, width, height, max_count=max_frames)
+        self._publishers_and_messages = []
+        if transport in ('raw', 'both'):
+            self._publishers_and_messages.append((
+                self.create_publisher(Image, 'image', qos_profile_sensor_data),
+                [self._image_message(rgb, encoding, frame_id) for rgb in frames]))
+        if transport in ('compressed', 'both'):
+            self._publishers_and_messages.append((
+                self.create_publisher(CompressedImage, 'image/compressed',
+                                      qos_profile_sensor_data),
+                [self._compressed_message(rgb, encoding, frame_id) for rgb in frames]))
+        self._frame_count = len(frames)
+        self._frame_limit = max_frames or (0 if loop else self._frame_count)
+        self._published = 0
+        self._subscribers_ready = self._min_subscribers == 0
+        self.finished = Future()
+        self._timer = self.create_timer(1.0 / rate_hz, self._on_timer)
+        self.add_post_set_parameters_callback(self._on_parameters_set)
+        rows, cols = frames[0].shape[:2]
+        self.get_logger().info(
+            f'publishing {self._frame_count} frames (first {cols}x{rows} {encoding}) from '
+            f'{source or "built-in photos"} at {rate_hz} Hz, transport {transport}')
+
+    @staticmethod
+    def _image_message(rgb, encoding, frame_id):
+        msg = Image()
+        msg.header.frame_id = frame_id
+        msg.height, msg.width = rgb.shape[:2]
+        msg.encoding = encoding
+        msg.step, msg.data = rgb_to_image(rgb, encoding)
+        return msg
+
+    @staticmethod
+    def _compressed_message(rgb, encoding, frame_id):
+        msg = CompressedImage()
+        msg.header.frame_id = frame_id
+        msg.format = f'{encoding}; jpeg compressed bgr8'
+        msg.data = rgb_to_compressed(rgb, 'jpeg')
+        return msg
+
+    def _on_parameters_set(self, parameters):
+        for parameter in parameters:
+            if parameter.name == 'rate_hz':
+                self._timer.timer_period_ns = int(1e9 / parameter.value)
+
+    def _enough_subscribers(self):
+        matched = sum(publisher.get_subscription_count()
+                      for publisher, _ in self._publishers_and_messages)
+        if matched < self._min_subscribers:
+            self.get_logger().info(
+                f'waiting for {self._min_subscribers} subscriber(s), {matched} matched',
+                throttle_duration_sec=5.0)
+            return False
+        return True
+
+    def _on_timer(self):
+        if self._frame_limit and self._published == self._frame_limit:
+            # Finish one period after the last frame, so the middleware has sent it.
+            self._timer.cancel()
+            self.finished.set_result(self._published)
+            return
+        if not self._subscribers_ready:
+            # Start one period after the match, so subscribers have matched this publisher too.
+            self._subscribers_ready = self._enough_subscribers()
+            return
+        index = self._published % self._frame_count
+        stamp = self.get_clock().now().to_msg()
+        for publisher, messages in self._publishers_and_messages:
+            messages[index].header.stamp = stamp
+            publisher.publish(messages[index])
+        self._published += 1
+
+
+def main(args=None):
+    """Run the image source until Ctrl-C, or until its last frame when it has a limit."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = ImageSource()
+        rclpy.spin_until_future_complete(node, node.finished)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ClassifierError as error:
+        rclpy.logging.get_logger('image_source').fatal(str(error))
+        return 1
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
