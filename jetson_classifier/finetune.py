@@ -15,6 +15,7 @@ import sys
 import time
 
 import numpy as np
+import onnx
 
 from jetson_classifier.catalog import Catalog
 from jetson_classifier.errors import CatalogError, ClassifierError, ImageError, ModelLoadError
@@ -102,7 +103,6 @@ def feature_session(path):
     The features are the input of the Gemm that makes the logits. Return (session, name of
     the features output). ONNX Runtime runs the backbone ~10x faster than torch eager here.
     """
-    import onnx
     import onnxruntime as ort
     model = load_onnx(path)
     logits = model.graph.output[0].name
@@ -241,8 +241,8 @@ def _log_accuracy(result, log):
 def _notes(result, data, base, train_count):
     accuracy = ('no held-out split' if result.accuracy is None else
                 f'held-out top-1 {result.accuracy:.1%} on {len(result.held_out)} images')
-    return (f'Fine-tuned head on {base}: {len(result.classes)} classes from {data}, '
-            f'{train_count} training images; {accuracy}.')
+    return (f'Fine-tuned head on {base}: {len(result.classes)} classes from '
+            f'{Path(data).resolve()}, {train_count} training images; {accuracy}.')
 
 
 def main(argv=None):
