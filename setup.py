@@ -7,6 +7,7 @@ from setuptools import find_packages, setup
 PACKAGE = 'jetson_classifier'
 # Executable name -> module with main(): ros2 run jetson_classifier <name>.
 EXECUTABLES = {
+    'classifier': 'classifier_node',
     'prepare_models': 'prepare_models',
     'image_source': 'image_source_node',
     'build_engine': 'build_engine',
