@@ -8,6 +8,7 @@ PACKAGE = 'jetson_classifier'
 # Executable name -> module with main(): ros2 run jetson_classifier <name>.
 EXECUTABLES = {
     'prepare_models': 'prepare_models',
+    'benchmark': 'benchmark',
 }
 CONSOLE_SCRIPTS = {'jetson-classifier': 'cli', **EXECUTABLES}
 
