@@ -371,6 +371,7 @@ def compare_twins(profile, pairs):
         meets = (None if loss is None
                  else speedup >= INT8_MIN_SPEEDUP and loss <= INT8_MAX_TOP1_LOSS_POINTS)
         rows.append({'fp32': fp32_name, 'int8': int8_name, 'speedup': speedup,
+                     'fp32_top1': fp32['top1'], 'int8_top1': int8['top1'],
                      'top1_loss_points': loss, 'meets_goal': meets})
     return rows
 
@@ -444,12 +445,13 @@ def twin_lines(rows):
         return []
     lines = [f'INT8 vs FP32 twins (goal: >= {INT8_MIN_SPEEDUP:g}x faster at p50, '
              f'<= {INT8_MAX_TOP1_LOSS_POINTS:g} points top-1 lost):']
+    verdict = {None: 'accuracy not measured', True: 'meets goal', False: 'misses goal'}
     for r in rows:
-        loss = r['top1_loss_points']
-        verdict = {None: 'accuracy not measured', True: 'meets goal', False: 'misses goal'}
+        top1 = ('top-1 not measured' if r['top1_loss_points'] is None else
+                f'top-1 {100 * r["fp32_top1"]:.1f} -> {100 * r["int8_top1"]:.1f} % '
+                f'({100 * (r["int8_top1"] - r["fp32_top1"]):+.1f} points)')
         lines.append(f'  {r["int8"]:<16} vs {r["fp32"]:<12} {r["speedup"]:5.2f}x faster, '
-                     f'top-1 {"-" if loss is None else f"{-loss:+.1f}"} points: '
-                     f'{verdict[r["meets_goal"]]}')
+                     f'{top1}: {verdict[r["meets_goal"]]}')
     return lines
 
 
@@ -490,7 +492,8 @@ def add_arguments(parser):
                         help='CPU threads per model (default: all cores, %(default)s)')
     parser.add_argument('--batches', type=_batches, default=[1, 8],
                         help='batch sizes to time; 1 is always included (default: 1,8)')
-    parser.add_argument('--rounds', type=int, default=5, help='interleaved rounds (default: 5)')
+    parser.add_argument('--rounds', type=int, default=20,
+                        help='interleaved rounds (default: %(default)s)')
     parser.add_argument('--runs', type=int, default=200,
                         help='timed calls at batch 1 per model in all rounds; batch b gets '
                              'runs/b (default: %(default)s)')

@@ -270,9 +270,10 @@ def test_twin_comparison_reports_speedup_and_points_lost_against_the_goal():
     assert [r['top1_loss_points'] for r in rows] == [
         pytest.approx(1.0), 0.0, pytest.approx(2.0), None]
     lines = benchmark.twin_lines(rows)
-    assert lines[1] == '  a_int8           vs a             2.50x faster, top-1 -1.0 points: ' \
-                       'meets goal'
-    assert lines[4].endswith('top-1 - points: accuracy not measured')
+    assert lines[1] == '  a_int8           vs a             2.50x faster, top-1 80.0 -> 79.0 % ' \
+                       '(-1.0 points): meets goal'
+    assert lines[2].endswith('top-1 80.0 -> 80.0 % (+0.0 points): misses goal')
+    assert lines[4].endswith('4.00x faster, top-1 not measured: accuracy not measured')
 
 
 def test_int8_pairs_join_twins_on_the_same_backend_only():
