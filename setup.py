@@ -12,6 +12,7 @@ EXECUTABLES = {
     'image_source': 'image_source_node',
     'build_engine': 'build_engine',
     'finetune': 'finetune',
+    'benchmark': 'benchmark',
 }
 CONSOLE_SCRIPTS = {'jetson-classifier': 'cli', **EXECUTABLES}
 
