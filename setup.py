@@ -10,6 +10,7 @@ EXECUTABLES = {
     'prepare_models': 'prepare_models',
     'image_source': 'image_source_node',
     'build_engine': 'build_engine',
+    'switcher': 'switcher_node',
 }
 CONSOLE_SCRIPTS = {'jetson-classifier': 'cli', **EXECUTABLES}
 
