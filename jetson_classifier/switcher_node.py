@@ -7,6 +7,7 @@ setting the classifier's `model` parameter.
 """
 
 import collections
+import statistics
 import sys
 import time
 from typing import NamedTuple, Optional
@@ -67,7 +68,12 @@ def default_profile_path():
 
 
 class NetworkFps:
-    """Network fps over a sliding window: 1000 / mean inference ms of the samples in it."""
+    """
+    Network fps over a sliding window: 1000 / median inference ms of the samples in it.
+
+    The median, like the profile's fps (1000 / p50), ignores the slow first frame of a newly
+    loaded model and scheduling hiccups, which a mean would turn into a false step down.
+    """
 
     def __init__(self, window_s):
         self._samples = collections.deque()
@@ -97,7 +103,7 @@ class NetworkFps:
             self._samples.popleft()
         if not self._samples or now - self._samples[-1][0] > self.window_s:
             return None
-        return 1000.0 * len(self._samples) / sum(ms for _, ms in self._samples)
+        return 1000.0 / statistics.median(ms for _, ms in self._samples)
 
 
 class SwitcherNode(Node):

@@ -124,12 +124,13 @@ def graph(ros, env, profile_path):
 
 # --- the fps window, without ROS --------------------------------------------------------------
 
-def test_network_fps_is_frames_over_summed_inference_time_in_the_window():
+def test_network_fps_is_1000_over_the_median_inference_ms_in_the_window():
     meter = NetworkFps(window_s=1.0)
-    for t, ms in ((0.0, 40.0), (0.5, 10.0), (0.9, 10.0), (1.2, 20.0)):
+    for t, ms in ((0.0, 40.0), (0.5, 10.0), (0.9, 12.5), (1.1, 400.0), (1.2, 20.0)):
         meter.add(t, ms)
-    # At 1.2 the window is [0.2, 1.2]: 3 frames in 40 ms of inference.
-    assert meter.fps(1.2) == pytest.approx(75.0)
+    # At 1.2 the window is [0.2, 1.2]: median of 10, 12.5, 400, 20 is 16.25 ms.
+    assert meter.fps(1.2) == pytest.approx(1000.0 / 16.25)
+    assert meter.fps(1.6) == pytest.approx(1000.0 / 20.0)
 
 
 def test_network_fps_is_none_once_the_newest_sample_is_older_than_the_window():
