@@ -5,46 +5,25 @@ The stand-in (test/fake_classifier.py) speaks the classifier's protocol: paramet
 `~/inference_ms` and `~/fps`, refusals. A test plays CPU load by setting its `speed`.
 """
 
-import contextlib
 from pathlib import Path
 
 import pytest
-from rcl_interfaces.msg import ParameterType
-from rclpy.parameter import Parameter
-from rclpy.parameter_client import AsyncParameterClient
-from rclpy.qos import DurabilityPolicy, QoSProfile
 from ros_processes import domain_id, listener, node_process, ros_env, ros_params
-from std_msgs.msg import String
+from switcher_testing import SWITCHER, SwitcherGraph, write_test_profile
 
-from jetson_classifier.benchmark_profile import build_profile, write_profile
 from jetson_classifier.switcher_node import NetworkFps
 
-SWITCHER = 'jetson_classifier.switcher_node'
 FAKE = 'fake_classifier'
 TEST_DIR = Path(__file__).resolve().parent
-LATCHED = QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 # fps, top1: lite0 is dominated (slower and less accurate than lite1_int8): not on the front.
 MODELS = {'lite0_int8': (400.0, 0.744), 'lite1_int8': (200.0, 0.759), 'lite0': (150.0, 0.751),
           'lite2_int8': (100.0, 0.770), 'lite2': (50.0, 0.776)}
 FAST = {'window_s': 0.5, 'cooldown_s': 1.0, 'hysteresis': 0.25}
 
 
-def profile_model(name, fps, top1):
-    """Return a schema-valid profile entry for a model with this fps and top-1."""
-    ms = 1000.0 / fps
-    return {'name': name, 'backend': 'onnxruntime', 'precision': 'fp32', 'device': 'cpu',
-            'input_size': 224, 'macs': None, 'params': None, 'file_bytes': None, 'batch': 1,
-            'latency_ms': {'p50': ms, 'p90': ms, 'p99': ms, 'mean': ms}, 'fps': fps,
-            'throughput_fps': {}, 'top1': top1, 'top5': None, 'grouped_top1': None,
-            'peak_rss_mb': None}
-
-
 @pytest.fixture(scope='module')
 def profile_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp('profile') / 'profile.json'
-    models = [profile_model(name, *values) for name, values in MODELS.items()]
-    write_profile(build_profile(models, 'photos', 10, machine={}), path)
-    return path
+    return write_test_profile(tmp_path_factory.mktemp('profile') / 'profile.json', MODELS)
 
 
 @pytest.fixture(scope='module')
@@ -60,69 +39,20 @@ def ros(env):
         yield node
 
 
-class Graph:
-    """Start the switcher and the stand-in classifier; watch and set their parameters."""
-
-    def __init__(self, ros, env, profile):
-        self.ros, self.env, self.profile = ros, env, profile
-        self._clients = {}
-        self.active = ros.subscribe(String, '/switcher/active_model', LATCHED)
-        self.decisions = ros.subscribe(String, '/switcher/decision', LATCHED)
-
-    @contextlib.contextmanager
-    def switcher(self, **params):
-        """Run the switcher; yield once this process hears its topics, so it misses nothing."""
-        with node_process(SWITCHER, ros_params(profile=str(self.profile), **params),
-                          env=self.env, ready_text='switching /classifier') as switcher:
-            assert self.ros.spin_until(lambda: all(
-                self.ros.node.count_publishers(topic) == 1
-                for topic in ('/switcher/active_model', '/switcher/decision')), 10.0)
-            yield switcher
-
-    def classifier(self, model, **params):
-        return node_process(FAKE, ros_params(profile=str(self.profile), model=model, **params),
-                            env=self.env, ready_text='fake classifier running')
-
-    def set_params(self, node, timeout_s=10.0, **values):
-        """Set parameters of `node`; return [(successful, reason)] per parameter."""
-        parameters = [Parameter(k, value=v) for k, v in values.items()]
-        future = self._client(node, timeout_s).set_parameters(parameters)
-        assert self.ros.spin_until(future.done, timeout_s)
-        return [(r.successful, r.reason) for r in future.result().results]
-
-    def model_of_classifier(self):
-        future = self._client('classifier', 5.0).get_parameters(['model'])
-        assert self.ros.spin_until(future.done, 5.0)
-        value = future.result().values[0]
-        assert value.type == ParameterType.PARAMETER_STRING
-        return value.string_value
-
-    def _client(self, node, timeout_s):
-        """Return a parameter client of `node` once its services are discovered."""
-        if node not in self._clients:
-            self._clients[node] = AsyncParameterClient(self.ros.node, node)
-        assert self.ros.spin_until(self._clients[node].services_are_ready, timeout_s)
-        return self._clients[node]
-
-    def wait_actives(self, models, timeout_s=15.0):
-        """Spin until the switcher has reported exactly `models` active, in order."""
-        reached = self.ros.spin_until(lambda: self.active_models() == models, timeout_s)
-        assert reached, f'active {self.active_models()}, decisions {self.decision_lines()}'
-
-    def active_models(self):
-        return [m.data for _, m in self.active]
-
-    def decision_lines(self):
-        return [m.data for _, m in self.decisions]
+def fake_classifier(graph, model, **params):
+    """Run the stand-in classifier on `model` with the graph's profile."""
+    return graph.start(FAKE, 'fake classifier running', profile=str(graph.profile), model=model,
+                       **params)
 
 
 @pytest.fixture
 def graph(ros, env, profile_path):
-    yield Graph(ros, env, profile_path)
+    yield SwitcherGraph(ros, env, profile_path)
     ros.unsubscribe_all()
 
 
 # --- the fps window, without ROS --------------------------------------------------------------
+
 
 def test_network_fps_is_1000_over_the_median_inference_ms_in_the_window():
     meter = NetworkFps(window_s=1.0)
@@ -159,10 +89,11 @@ def test_network_fps_window_has_a_floor_so_zero_window_still_measures():
 
 # --- the node against the stand-in classifier ---------------------------------------------------
 
+
 def test_plan_is_applied_when_the_classifier_comes_up_after_the_switcher(graph):
     with graph.switcher(min_fps=150.0, **FAST) as switcher:
         switcher.wait_for_output('waiting for /classifier')
-        with graph.classifier('lite2') as classifier:
+        with fake_classifier(graph, 'lite2') as classifier:
             graph.wait_actives(['lite2', 'lite1_int8'])
             assert graph.model_of_classifier() == 'lite1_int8'
             assert 'switched to lite1_int8' in classifier.output()
@@ -172,7 +103,7 @@ def test_plan_is_applied_when_the_classifier_comes_up_after_the_switcher(graph):
 
 
 def test_steps_down_under_load_and_back_up_when_it_lifts_without_oscillating(graph):
-    with graph.switcher(min_fps=150.0, **FAST), graph.classifier('lite1_int8'):
+    with graph.switcher(min_fps=150.0, **FAST), fake_classifier(graph, 'lite1_int8'):
         graph.wait_actives(['lite1_int8'])
         graph.ros.spin_for(2.0)
         assert len(graph.decision_lines()) == 1
@@ -199,7 +130,7 @@ def test_steps_down_under_load_and_back_up_when_it_lifts_without_oscillating(gra
 
 def test_refused_rung_is_reported_and_the_next_one_planned(graph):
     with graph.switcher(min_fps=150.0, **FAST) as switcher, \
-            graph.classifier('lite2', refuse=['lite1_int8']):
+            fake_classifier(graph, 'lite2', refuse=['lite1_int8']):
         graph.wait_actives(['lite2', 'lite0_int8'])
         graph.ros.spin_for(2.0)
     assert "refused model lite1_int8: cannot load model 'lite1_int8': test refusal" in \
@@ -213,17 +144,17 @@ def test_refused_rung_is_reported_and_the_next_one_planned(graph):
 
 def test_restarted_classifier_is_given_the_planned_model_again(graph):
     with graph.switcher(min_fps=150.0, **FAST) as switcher:
-        with graph.classifier('lite2'):
+        with fake_classifier(graph, 'lite2'):
             graph.wait_actives(['lite2', 'lite1_int8'])
         switcher.wait_for_output('/classifier went away')
-        with graph.classifier('lite2') as classifier:
+        with fake_classifier(graph, 'lite2') as classifier:
             graph.wait_actives(['lite2', 'lite1_int8', 'lite2', 'lite1_int8'])
             assert 'switched to lite1_int8' in classifier.output()
         assert len(graph.decision_lines()) == 1, graph.decision_lines()
 
 
 def test_changing_the_target_at_runtime_plans_again_and_bad_values_are_refused(graph):
-    with graph.switcher(min_fps=150.0, **FAST), graph.classifier('lite2'):
+    with graph.switcher(min_fps=150.0, **FAST), fake_classifier(graph, 'lite2'):
         graph.wait_actives(['lite2', 'lite1_int8'])
         assert graph.set_params('switcher', min_fps=300.0) == [(True, '')]
         graph.wait_actives(['lite2', 'lite1_int8', 'lite0_int8'])
