@@ -13,6 +13,7 @@ EXECUTABLES = {
     'build_engine': 'build_engine',
     'finetune': 'finetune',
     'benchmark': 'benchmark',
+    'switcher': 'switcher_node',
 }
 CONSOLE_SCRIPTS = {'jetson-classifier': 'cli', **EXECUTABLES}
 
