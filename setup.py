@@ -14,6 +14,7 @@ EXECUTABLES = {
     'finetune': 'finetune',
     'benchmark': 'benchmark',
     'switcher': 'switcher_node',
+    'demo': 'demo',
 }
 CONSOLE_SCRIPTS = {'jetson-classifier': 'cli', **EXECUTABLES}
 
