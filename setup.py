@@ -7,8 +7,13 @@ from setuptools import find_packages, setup
 PACKAGE = 'jetson_classifier'
 # Executable name -> module with main(): ros2 run jetson_classifier <name>.
 EXECUTABLES = {
+    'classifier': 'classifier_node',
     'prepare_models': 'prepare_models',
     'image_source': 'image_source_node',
+    'build_engine': 'build_engine',
+    'finetune': 'finetune',
+    'benchmark': 'benchmark',
+    'switcher': 'switcher_node',
     'demo': 'demo',
 }
 CONSOLE_SCRIPTS = {'jetson-classifier': 'cli', **EXECUTABLES}

@@ -5,7 +5,9 @@ import time
 
 from jetson_classifier import postprocessing
 from jetson_classifier.backends import create_backend
-from jetson_classifier.catalog import Catalog
+from jetson_classifier.catalog import Catalog, share_dir
+from jetson_classifier.class_groups import load_class_groups
+from jetson_classifier.errors import ClassGroupError
 from jetson_classifier.image_files import read_rgb
 from jetson_classifier.model_info import read_model_info
 from jetson_classifier.preprocessing import preprocess_batch
@@ -23,13 +25,38 @@ def load_model(model, catalog=None, model_dir=None):
     return path, info
 
 
+def class_groups_path(groups):
+    """
+    Return the group file `groups` names: a path, or a shipped name like 'imagenet_coarse'.
+
+    A value without a directory part or a .yaml/.yml suffix is a name in config/groups/.
+    """
+    path = Path(groups).expanduser()
+    if path.suffix in ('.yaml', '.yml') or len(path.parts) > 1:
+        return path
+    shipped = share_dir() / 'config' / 'groups'
+    if not (shipped / f'{groups}.yaml').is_file():
+        names = ', '.join(sorted(p.stem for p in shipped.glob('*.yaml')))
+        raise ClassGroupError(f'no class group file named {groups!r} in {shipped}; shipped: '
+                              f'{names}; or give a path to a .yaml file')
+    return shipped / f'{groups}.yaml'
+
+
 class Classifier:
     """A model loaded on a backend, answering with labels and probabilities."""
 
     def __init__(self, model='lite0_int8', backend='auto', catalog=None, model_dir=None,
-                 threads=None, precision=None, cache_dir=None):
-        """Load `model` (catalog name or ONNX path) on `backend` (auto|tensorrt|onnxruntime)."""
+                 threads=None, precision=None, cache_dir=None, class_groups=None):
+        """
+        Load `model` (catalog name or ONNX path) on `backend` (auto|tensorrt|onnxruntime).
+
+        `class_groups` (a group file or shipped name, see set_class_groups) makes the answers
+        group names instead of model labels.
+        """
         self.model_path, self.info = load_model(model, catalog, model_dir)
+        self.class_groups = None
+        self._grouping = None
+        self.set_class_groups(class_groups)
         self.backend = create_backend(backend, self.model_path, threads=threads,
                                       precision=precision, cache_dir=cache_dir)
         self.last_inference_ms = None
@@ -39,8 +66,28 @@ class Classifier:
         """Return the catalog name of the model (or its file stem)."""
         return self.info.name
 
+    @property
+    def labels(self):
+        """Return the labels answers use: the group names when grouping, else the model's."""
+        grouping = self._grouping
+        return self.info.labels if grouping is None else grouping.labels
+
+    def set_class_groups(self, groups):
+        """
+        Answer with the groups of a file (path or shipped name), or with model labels for None.
+
+        The file is read and bound to this model's labels first; on ClassGroupError nothing
+        changes.
+        """
+        if not groups:
+            self.class_groups, self._grouping = None, None
+            return
+        path = class_groups_path(groups)
+        grouping = load_class_groups(path).bind(self.info.labels, self.info.synsets or None)
+        self.class_groups, self._grouping = path, grouping
+
     def probabilities(self, images):
-        """Return (N, C) class probabilities for a list of RGB arrays or image paths."""
+        """Return (N, C) model class probabilities for a list of RGB arrays or image paths."""
         images = [read_rgb(i) if isinstance(i, (str, Path)) else i for i in images]
         batch = preprocess_batch(images, self.info)
         start = time.perf_counter()
@@ -53,9 +100,13 @@ class Classifier:
         return self.classify_batch([image], top_k, threshold)[0]
 
     def classify_batch(self, images, top_k=5, threshold=0.0):
-        """Return a list of predictions per image, best first."""
-        return [postprocessing.top_k(row, self.info.labels, top_k, threshold)
-                for row in self.probabilities(images)]
+        """Return a list of predictions per image, best first (groups when grouping)."""
+        grouping = self._grouping
+        probabilities = self.probabilities(images)
+        if grouping is not None:
+            probabilities = grouping.apply(probabilities)
+        labels = self.info.labels if grouping is None else grouping.labels
+        return [postprocessing.top_k(row, labels, top_k, threshold) for row in probabilities]
 
     def close(self):
         """Release the backend."""

@@ -1,0 +1,95 @@
+"""
+The classifier node's measurements: rates, latencies and frame counts, thread-safe, no ROS.
+
+Latency is image received -> labels published; overhead is that minus the backend's
+inference time, i.e. what the node adds (waiting for the worker, conversion, preprocessing,
+top-k, publishing). fps counts labels published; network fps is what inference alone allows.
+"""
+
+import collections
+import threading
+
+import numpy as np
+
+from jetson_classifier.input_monitor import InputMonitor
+from jetson_classifier.rate_meter import RateMeter
+
+LATENCY_SAMPLES = 300
+
+
+class FrameStats:
+    """Counts and timings of one node, updated from its threads, read as one snapshot."""
+
+    def __init__(self, window_s):
+        """Measure rates over the last `window_s` seconds and latency over the recent frames."""
+        self._lock = threading.Lock()
+        self._input = InputMonitor(window_s)
+        self._labels = RateMeter(window_s)
+        self._latency_ms = collections.deque(maxlen=LATENCY_SAMPLES)
+        self._inference_ms = collections.deque(maxlen=LATENCY_SAMPLES)
+        self.classified = 0
+        self.dropped = 0
+        self.rejected = 0
+        self.last_error = ''
+
+    def set_window(self, window_s):
+        """Change the rate window (seconds)."""
+        with self._lock:
+            self._input.window_s = window_s
+            self._labels.window_s = window_s
+
+    def frame_received(self, stamp_s, now_s, replaced_unprocessed):
+        """Record an arriving frame; `replaced_unprocessed`: it overwrote one never classified."""
+        with self._lock:
+            self._input.add(stamp_s, now_s)
+            self.dropped += bool(replaced_unprocessed)
+
+    def frame_rejected(self, reason):
+        """Record a frame that could not be converted or classified, and why."""
+        with self._lock:
+            self.rejected += 1
+            self.last_error = reason
+
+    def frame_classified(self, received_s, published_s, inference_ms):
+        """Record a frame whose labels went out at `published_s`; return the fps now."""
+        with self._lock:
+            self.classified += 1
+            self._labels.add(published_s)
+            self._latency_ms.append((published_s - received_s) * 1000.0)
+            self._inference_ms.append(inference_ms)
+            return self._labels.rate(published_s)
+
+    def error(self, reason):
+        """Record an error that is not about one frame (a refused switch)."""
+        with self._lock:
+            self.last_error = reason
+
+    def snapshot(self, now_s):
+        """Return every measurement, in reading order: rates (Hz), percentiles (ms), counts."""
+        with self._lock:
+            latency = np.asarray(self._latency_ms)
+            inference = np.asarray(self._inference_ms)
+            values = {'fps': self._labels.rate(now_s),
+                      'network fps': 1000.0 / np.median(inference) if inference.size else 0.0}
+            values.update(_percentiles('inference', inference))
+            values.update(_percentiles('latency', latency))
+            values.update(_percentiles('overhead', latency - inference, levels=(50, 90)))
+            values.update({
+                'frames received': self._input.received,
+                'frames classified': self.classified,
+                'frames dropped': self.dropped,
+                'frames rejected': self.rejected,
+                'frames lost upstream': self._input.lost_upstream,
+                'frames unstamped': self._input.unstamped,
+                'input rate (header stamps)': self._input.stamp_rate(),
+                'received rate': self._input.received_rate(now_s),
+                'last error': self.last_error,
+            })
+            return values
+
+
+def _percentiles(name, samples_ms, levels=(50, 90, 99)):
+    if samples_ms.size == 0:
+        return {}
+    return {f'{name} p{level} ms': float(value)
+            for level, value in zip(levels, np.percentile(samples_ms, levels))}
