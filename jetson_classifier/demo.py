@@ -50,7 +50,9 @@ RAISE_AT_FRACTION = 0.4
 SWITCHER_PACE = {'window_s': 2.0, 'cooldown_s': 4.0}
 READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 10.0
+# As the switcher publishes them: the last model and the last decisions wait for late joiners.
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+DECISION_HISTORY = QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 def demo_environment(base=None):
@@ -199,7 +201,7 @@ class Demo:
                  qos_profile_sensor_data),
                 ('/classifier/fps', Float32, record.on_end_to_end_fps, qos_profile_sensor_data),
                 ('/switcher/active_model', String, record.on_active_model, LATCHED),
-                ('/switcher/decision', String, self._on_decision, 10)):
+                ('/switcher/decision', String, self._on_decision, DECISION_HISTORY)):
             self._node.create_subscription(
                 kind, topic, lambda msg, handler=handler: handler(self.now(), msg.data), qos)
         self._switcher = AsyncParameterClient(self._node, '/switcher')

@@ -13,9 +13,14 @@ STATUS_WINDOW_S = 1.0
 
 
 def network_fps(inference_ms):
-    """Return 1000 / mean inference ms (frames the network alone could do), None if none."""
+    """
+    Return 1000 / median inference ms: the frames the network alone could do, None if none.
+
+    The median, as the switcher and the profile's fps (1000 / p50) use: one slow frame (the
+    first of a new model, a load spike) does not move it.
+    """
     times = [ms for ms in inference_ms if ms > 0]
-    return 1000.0 / statistics.fmean(times) if times else None
+    return 1000.0 / statistics.median(times) if times else None
 
 
 def _number(value, spec, width=0):
@@ -101,7 +106,7 @@ class DemoRecord:
         """Return the one-line status shown every second."""
         recent = self._recent_inference_ms(t)
         fps = network_fps(recent)
-        inference = statistics.fmean(recent) if recent else None
+        inference = statistics.median(recent) if recent else None
         label = self.label or '(waiting for a frame)'
         return (f'[{t:5.1f} s] {self.active_model or "-":<12} {label[:32]:<32} '
                 f'network {_number(fps, ".1f", 6)} fps ({_number(inference, ".1f", 5)} ms) '
@@ -123,8 +128,8 @@ class DemoRecord:
                 'seconds': round(seconds[model], 2),
                 'frames': stats['frames'],
                 'network_fps': _rounded(network_fps(stats['inference_ms'])),
-                'mean_inference_ms': _rounded(
-                    statistics.fmean(stats['inference_ms']) if stats['inference_ms'] else None),
+                'median_inference_ms': _rounded(
+                    statistics.median(stats['inference_ms']) if stats['inference_ms'] else None),
                 'end_to_end_fps': _rounded(statistics.fmean(e2e) if e2e else None),
                 'top_labels': [label for label, _ in stats['labels'].most_common(3)],
             })
@@ -162,13 +167,13 @@ def summary_text(summary):
     lines += [f'  at {s["t_s"]:5.1f} s  {s["from"]} -> {s["to"]}' for s in summary['switches']]
     lines += ['', 'Switcher decisions:']
     lines += [f'  at {d["t_s"]:5.1f} s  {d["decision"]}' for d in summary['decisions']]
-    lines += ['', 'Per model (network fps = 1000 / mean inference ms; end-to-end fps = frames '
-                  'classified per second, capped by the camera):']
+    lines += ['', 'Per model (network fps = 1000 / median inference ms; end-to-end fps = '
+                  'frames classified per second, capped by the camera):']
     for m in summary['models']:
         lines.append(
             f'  {m["model"]:<12} {m["seconds"]:6.1f} s  {m["frames"]:5d} frames  '
             f'network {_number(m["network_fps"], ".1f", 6)} fps  '
-            f'({_number(m["mean_inference_ms"], ".1f")} ms)  '
+            f'({_number(m["median_inference_ms"], ".1f")} ms)  '
             f'end-to-end {_number(m["end_to_end_fps"], ".1f", 5)} fps  '
             f'labels: {"; ".join(m["top_labels"])}')
     lines += ['', 'Labels seen (frames):']
