@@ -18,6 +18,8 @@ from ros_processes import domain_id, listener, node_process, PROFILE_VARIABLES, 
 from switcher_testing import write_test_profile
 import yaml
 
+from jetson_classifier.switcher_node import PROFILE_IN_SHARE
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = 'jetson_classifier'
 LAUNCH_FILES = {p.name: LaunchFile(p) for p in sorted((ROOT / 'launch').glob('*.launch.py'))}
@@ -82,6 +84,13 @@ def test_launch_files_start_executables_the_package_installs_where_launch_ros_lo
         assert installed.get(f'scripts/{executable}') == f'lib/{PACKAGE}', executable
         wrapper = (ROOT / 'scripts' / executable).read_text()
         assert f'from {scripts[executable]} import main' in wrapper
+
+
+def test_the_shipped_profile_is_installed_where_the_switcher_looks_for_it():
+    if not (ROOT / PROFILE_IN_SHARE).is_file():
+        pytest.skip(f'no shipped benchmark profile at {PROFILE_IN_SHARE}')
+    folder = PROFILE_IN_SHARE.rsplit('/', 1)[0]
+    assert installed_files(ROOT).get(PROFILE_IN_SHARE) == f'share/{PACKAGE}/{folder}'
 
 
 def test_every_launch_configuration_is_declared_by_the_file_or_what_it_includes():
