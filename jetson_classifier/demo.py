@@ -22,6 +22,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile
+from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import Float32, String
 
 from jetson_classifier import benchmark
@@ -152,9 +153,10 @@ class Demo:
         env = demo_environment()
         os.environ.update(env)
         self._start_ros()
+        self._start = time.monotonic()
         try:
             self._start_nodes(env, first, switcher)
-            self._watch(start_fps)
+            self._watch()
         except KeyboardInterrupt:
             self.log('interrupted: stopping')
         finally:
@@ -190,7 +192,8 @@ class Demo:
     def _start_ros(self):
         """Create the demo's own node: it listens to the others and talks to the switcher."""
         self._context = rclpy.Context()
-        rclpy.init(context=self._context)
+        # Ctrl-C stays Python's KeyboardInterrupt, so the demo stops its nodes and summarises.
+        rclpy.init(context=self._context, signal_handler_options=SignalHandlerOptions.NO)
         self._node = rclpy.create_node('demo', context=self._context)
         self._executor = SingleThreadedExecutor(context=self._context)
         self._executor.add_node(self._node)
@@ -215,8 +218,8 @@ class Demo:
         config = share_dir() / 'config'
         logs = self.output / 'logs'
         logs.mkdir(exist_ok=True)
-        self._start = time.monotonic()
         self.record.on_target(0.0, switcher['min_fps'])
+        self.record.on_active_model(0.0, first_model)
         nodes = (
             ('image_source', 'jetson_classifier.image_source_node', {'rate_hz': self.rate_hz}),
             ('classifier', 'jetson_classifier.classifier_node', {'model': first_model}),
@@ -228,7 +231,7 @@ class Demo:
         self.log(f'started {", ".join(p.name for p in self.processes)} (logs in {logs}); '
                  f'min_fps {switcher["min_fps"]:g}, first model {first_model}')
 
-    def _watch(self, start_fps):
+    def _watch(self):
         """Wait for the first label, then print a status line a second until the end."""
         if not self._spin_until(lambda: self.record.label is not None, READY_TIMEOUT_S):
             raise ClassifierError(f'no label from the classifier in {READY_TIMEOUT_S:g} s')
