@@ -139,7 +139,7 @@ def switcher_overrides(tmp_path_factory):
     return {'profile': str(path)}
 
 
-def _ask(ros, client, future_of, timeout_s=10.0):
+def _ask(ros, client, future_of, timeout_s=30.0):
     future = future_of(client)
     assert ros.spin_until(future.done, timeout_s), 'no answer from the parameter services'
     return future.result()
@@ -170,7 +170,8 @@ def node_topics(ros, full_name, settle_s=0.5, tries=20):
     """Return the topics a node publishes or subscribes to, once the graph has settled."""
     namespace, name = full_name.rsplit('/', 1)
     assert ros.spin_until(
-        lambda: (name, namespace) in ros.node.get_node_names_and_namespaces(), 10.0)
+        lambda: (name, namespace) in ros.node.get_node_names_and_namespaces(), 30.0), (
+        f'{full_name} answers parameter calls but is not in the graph')
     seen = _topics_of(ros, name, namespace)
     for _ in range(tries):
         ros.spin_for(settle_s)
