@@ -86,14 +86,29 @@ class Classifier:
         grouping = load_class_groups(path).bind(self.info.labels, self.info.synsets or None)
         self.class_groups, self._grouping = path, grouping
 
-    def probabilities(self, images):
-        """Return (N, C) model class probabilities for a list of RGB arrays or image paths."""
+    def preprocess(self, images):
+        """Return the model's input batch for a list of RGB arrays or image paths (CPU work)."""
         images = [read_rgb(i) if isinstance(i, (str, Path)) else i for i in images]
-        batch = preprocess_batch(images, self.info)
+        return preprocess_batch(images, self.info)
+
+    def infer(self, batch):
+        """Return (N, C) model class probabilities for a preprocess() batch; timed in ms."""
         start = time.perf_counter()
         logits = self.backend.infer(batch)
         self.last_inference_ms = (time.perf_counter() - start) * 1000.0
         return postprocessing.softmax(logits)
+
+    def probabilities(self, images):
+        """Return (N, C) model class probabilities for a list of RGB arrays or image paths."""
+        return self.infer(self.preprocess(images))
+
+    def predictions(self, probabilities, top_k=5, threshold=0.0):
+        """Return the best predictions per row of model probabilities (groups when grouping)."""
+        grouping = self._grouping
+        if grouping is not None:
+            probabilities = grouping.apply(probabilities)
+        labels = self.info.labels if grouping is None else grouping.labels
+        return [postprocessing.top_k(row, labels, top_k, threshold) for row in probabilities]
 
     def classify(self, image, top_k=5, threshold=0.0):
         """Return the `top_k` predictions for one RGB array or image path, best first."""
@@ -101,12 +116,7 @@ class Classifier:
 
     def classify_batch(self, images, top_k=5, threshold=0.0):
         """Return a list of predictions per image, best first (groups when grouping)."""
-        grouping = self._grouping
-        probabilities = self.probabilities(images)
-        if grouping is not None:
-            probabilities = grouping.apply(probabilities)
-        labels = self.info.labels if grouping is None else grouping.labels
-        return [postprocessing.top_k(row, labels, top_k, threshold) for row in probabilities]
+        return self.predictions(self.probabilities(images), top_k, threshold)
 
     def close(self):
         """Release the backend."""

@@ -1,15 +1,18 @@
 """
 ROS 2 node: classify camera frames, publish labels and the measured fps, swap models live.
 
-Frames pass through a one-slot mailbox to an inference thread, so the node always works on
-the newest frame and never falls behind its camera. A parameter change that needs another
-model loads it while the current one keeps serving, swaps between two frames, and answers
-the SetParameters call with the real outcome: successful only once the new model serves.
+Two threads, each fed by a one-slot mailbox: one converts and preprocesses the newest frame
+while the other runs inference on the frame before it. So the node works on the newest
+frame, never falls behind its camera, and its throughput is the slower stage's, not their
+sum. A parameter change that needs another model loads it while the current one keeps
+serving, swaps between two frames, and answers the SetParameters call with the real
+outcome: successful only once the new model serves.
 """
 
 import sys
 import threading
 import time
+from typing import Any, NamedTuple
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
@@ -118,6 +121,16 @@ def _stamp_s(stamp):
     return stamp.sec + stamp.nanosec * 1e-9
 
 
+class _Prepared(NamedTuple):
+    """A frame converted and preprocessed for `classifier`, waiting for inference."""
+
+    header: Any
+    received_s: float
+    rgb: Any
+    classifier: Classifier
+    batch: Any
+
+
 class ClassifierNode(Node):
     """Camera frames in; labels, fps, inference time, diagnostics out; models swapped live."""
 
@@ -133,7 +146,8 @@ class ClassifierNode(Node):
         self._last_load_ms = load_ms
         self._stats = FrameStats(self._values['fps_window'])
         self._reported = {}
-        self._mailbox = FrameMailbox()
+        self._frames = FrameMailbox()
+        self._prepared = FrameMailbox()
 
         self._label_pub = self.create_publisher(String, '~/label', 10)
         self._fps_pub = self.create_publisher(Float32, '~/fps', 10)
@@ -160,16 +174,19 @@ class ClassifierNode(Node):
             DIAGNOSTICS_PERIOD_S, self._publish_diagnostics,
             callback_group=MutuallyExclusiveCallbackGroup())
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        self._worker = threading.Thread(target=self._classify_frames, name='inference')
-        self._worker.start()
+        self._workers = [threading.Thread(target=self._prepare_frames, name='preprocessing'),
+                         threading.Thread(target=self._infer_frames, name='inference')]
+        for worker in self._workers:
+            worker.start()
         self.get_logger().info(
             f'classifying {self._image_sub.topic_name} ({self._values["input_transport"]}) '
             f'with {self._describe_model()}, loaded in {load_ms:.0f} ms')
 
     def destroy_node(self):
-        """Stop the inference thread and release the model, then destroy the node."""
-        self._mailbox.close()
-        self._worker.join()
+        """Stop the worker threads and release the model, then destroy the node."""
+        self._frames.close()
+        for worker in self._workers:
+            worker.join()
         self._classifier.close()
         super().destroy_node()
 
@@ -181,8 +198,9 @@ class ClassifierNode(Node):
 
     def _on_image(self, msg):
         now_s = time.monotonic()
-        replaced = self._mailbox.put((msg, now_s))
-        self._stats.frame_received(_stamp_s(msg.header.stamp), now_s, replaced)
+        self._stats.frame_received(_stamp_s(msg.header.stamp), now_s)
+        if self._frames.put((msg, now_s)):
+            self._stats.frame_dropped()
 
     @staticmethod
     def _image_to_rgb(msg):
@@ -193,26 +211,46 @@ class ClassifierNode(Node):
     def _compressed_to_rgb(msg):
         return compressed_to_rgb(msg.format, msg.data)
 
-    def _classify_frames(self):
-        """Inference thread: classify the newest frame and publish, until the mailbox closes."""
-        while (item := self._mailbox.take()) is not None:
+    def _prepare_frames(self):
+        """Preprocessing thread: convert and preprocess the newest frame for the current model."""
+        while (item := self._frames.take()) is not None:
             msg, received_s = item
-            values = self._values
+            classifier = self._classifier
             try:
                 rgb = self._to_rgb(msg)
+                batch = classifier.preprocess([rgb])
+            # A bad frame must not stop the node.
+            except Exception as error:
+                self._reject(msg.header, error)
+                continue
+            if self._prepared.put(_Prepared(msg.header, received_s, rgb, classifier, batch)):
+                self._stats.frame_dropped()
+        self._prepared.close()
+
+    def _infer_frames(self):
+        """Inference thread: classify the newest prepared frame and publish, until closed."""
+        while (frame := self._prepared.take()) is not None:
+            values = self._values
+            try:
                 with self._model_lock:
                     classifier = self._classifier
-                    predictions = classifier.classify(
-                        rgb, values['top_k'], values['score_threshold'])
+                    batch = (frame.batch if frame.classifier is classifier
+                             else classifier.preprocess([frame.rgb]))
+                    probabilities = classifier.infer(batch)
                     inference_ms = classifier.last_inference_ms
-            # A bad frame or a backend failing on one frame must not stop the node.
+                predictions = classifier.predictions(
+                    probabilities, values['top_k'], values['score_threshold'])[0]
+            # Nor must a backend failing on one frame.
             except Exception as error:
-                self._stats.frame_rejected(f'frame stamped {_stamp_s(msg.header.stamp):.3f} '
-                                           f'rejected: {error}')
-                self.get_logger().warning(f'frame rejected: {error}',
-                                          throttle_duration_sec=WARN_PERIOD_S)
+                self._reject(frame.header, error)
                 continue
-            self._publish_predictions(msg.header, predictions, inference_ms, received_s)
+            self._publish_predictions(frame.header, predictions, inference_ms, frame.received_s)
+
+    def _reject(self, header, error):
+        self._stats.frame_rejected(f'frame stamped {_stamp_s(header.stamp):.3f} rejected: '
+                                   f'{error}')
+        self.get_logger().warning(f'frame rejected: {error}',
+                                  throttle_duration_sec=WARN_PERIOD_S)
 
     def _publish_predictions(self, header, predictions, inference_ms, received_s):
         if vision_msgs is not None:

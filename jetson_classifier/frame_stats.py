@@ -38,11 +38,15 @@ class FrameStats:
             self._input.window_s = window_s
             self._labels.window_s = window_s
 
-    def frame_received(self, stamp_s, now_s, replaced_unprocessed):
-        """Record an arriving frame; `replaced_unprocessed`: it overwrote one never classified."""
+    def frame_received(self, stamp_s, now_s):
+        """Record a frame stamped `stamp_s` (header, seconds) arriving at `now_s`."""
         with self._lock:
             self._input.add(stamp_s, now_s)
-            self.dropped += bool(replaced_unprocessed)
+
+    def frame_dropped(self):
+        """Record a frame replaced by a newer one before it was classified."""
+        with self._lock:
+            self.dropped += 1
 
     def frame_rejected(self, reason):
         """Record a frame that could not be converted or classified, and why."""

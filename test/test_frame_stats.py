@@ -10,9 +10,10 @@ def test_snapshot_of_four_classified_frames_at_10_hz():
     for index, (latency_ms, replaced) in enumerate([(20, False), (30, False), (40, True),
                                                     (50, False), (60, False)]):
         received = 10.0 + index * 0.1
-        stats.frame_received(stamp_s=500.0 + index * 0.1, now_s=received,
-                             replaced_unprocessed=replaced)
-        if not replaced:
+        stats.frame_received(stamp_s=500.0 + index * 0.1, now_s=received)
+        if replaced:
+            stats.frame_dropped()
+        else:
             stats.frame_classified(received, received + latency_ms / 1000, inference_ms=10.0)
     values = stats.snapshot(now_s=10.5)
     assert values['fps'] == pytest.approx(3 / 0.44)
