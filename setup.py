@@ -28,6 +28,8 @@ setup(
         (f'share/{PACKAGE}/launch', glob('launch/*.launch.py')),
         (f'share/{PACKAGE}/config', glob('config/*.yaml') + glob('config/*.xml')),
         (f'share/{PACKAGE}/config/groups', glob('config/groups/*.yaml')),
+        # The switcher's default profile (catalog.share_dir() / docs/benchmark/profile.json).
+        (f'share/{PACKAGE}/docs/benchmark', glob('docs/benchmark/profile.json')),
         # pip puts console scripts in bin/; launch_ros and `ros2 run` look in lib/<package>/.
         (f'lib/{PACKAGE}', [f'scripts/{name}' for name in EXECUTABLES]),
     ],
