@@ -214,7 +214,7 @@ class SwitcherNode(Node):
             self._apply = self._target is not None
             self.get_logger().info(f'{self._classifier} is up')
         self._expire_requests(now)
-        if self._getting is None:
+        if self._getting is None and self._setting is None:
             self._getting = Request(now, self._classifier_client.get_parameters(['model']), None)
             self._getting.future.add_done_callback(self._on_model_got)
         # Observe only a settled classifier: not while a switch is in flight or about to be sent.
@@ -261,6 +261,8 @@ class SwitcherNode(Node):
         future = self._classifier_client.set_parameters([Parameter('model', value=self._target)])
         self._setting = Request(now, future, self._target)
         future.add_done_callback(self._on_model_set)
+        # A model read before this switch may answer after it: ignore its stale answer.
+        self._getting = None
 
     def _on_model_got(self, future):
         if self._getting is None or future is not self._getting.future:

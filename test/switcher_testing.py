@@ -43,12 +43,12 @@ class SwitcherGraph:
 
     @contextlib.contextmanager
     def switcher(self, **params):
-        """Run the switcher; yield once this process hears its topics, so it misses nothing."""
+        """Run the switcher; yield once its topics matched this process's subscriptions."""
         with node_process(SWITCHER, ros_params(profile=str(self.profile), **params),
                           env=self.env, ready_text='switching /classifier') as switcher:
             assert self.ros.spin_until(lambda: all(
-                self.ros.node.count_publishers(topic) == 1
-                for topic in ('/switcher/active_model', '/switcher/decision')), 10.0)
+                s.get_publisher_count() == 1 for s in self.ros.node.subscriptions
+                if s.topic_name in ('/switcher/active_model', '/switcher/decision')), 10.0)
             yield switcher
 
     def start(self, module, ready_text, **params):
