@@ -470,7 +470,7 @@ def run_platform(policy, real_fps_at, duration_s):
 
 
 def overrated_lite2(t, model):
-    """Give the real fps: the profile says 64 and 128; lite2 does 80, lite2_int8 400 (2x from 60 s)."""
+    """Give the real fps: profile 64 and 128, here 80 and 400 (twice that from 60 s)."""
     return {'lite2': 80.0, 'lite2_int8': 400.0}[model] * (2.0 if t >= 60.0 else 1.0)
 
 
