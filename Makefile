@@ -11,15 +11,16 @@ PACKAGE_FILES := setup.py setup.cfg package.xml $(wildcard resource/* scripts/* 
 	jetson_classifier/*.py jetson_classifier/*/*.py launch/*.py config/*.* config/*/*.yaml)
 
 # Everything started from here finds the venv's ROS packages, keeps DDS traffic on this host
-# and gives camera-sized messages a large shared-memory segment (config/fastdds_camera_profile.xml).
+# and gives camera-sized messages a large shared-memory segment (config/fastdds_camera_profile.xml;
+# Fast DDS 3 reads FASTDDS_DEFAULT_PROFILES_FILE, Humble's 2.x FASTRTPS_DEFAULT_PROFILES_FILE).
 export AMENT_PREFIX_PATH := $(VENV)
 export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 export FASTDDS_DEFAULT_PROFILES_FILE := $(CURDIR)/config/fastdds_camera_profile.xml
-export FASTRTPS_DEFAULT_PROFILES_FILE := $(FASTDDS_DEFAULT_PROFILES_FILE)
 export PATH := $(VENV)/bin:$(PATH)
 export PYTHONUNBUFFERED := 1
 
 .PHONY: setup models demo test lint benchmark clean
+
 
 setup: $(STAMP)-package $(STAMP)-vision-msgs
 
@@ -54,6 +55,9 @@ test: models
 
 benchmark: models
 	benchmark --output docs/benchmark
+
+lint: setup
+	$(PY) -m pytest -q test/test_flake8.py test/test_pep257.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

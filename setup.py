@@ -11,6 +11,10 @@ EXECUTABLES = {
     'prepare_models': 'prepare_models',
     'image_source': 'image_source_node',
     'build_engine': 'build_engine',
+    'finetune': 'finetune',
+    'benchmark': 'benchmark',
+    'switcher': 'switcher_node',
+    'demo': 'demo',
 }
 CONSOLE_SCRIPTS = {'jetson-classifier': 'cli', **EXECUTABLES}
 
@@ -24,6 +28,8 @@ setup(
         (f'share/{PACKAGE}/launch', glob('launch/*.launch.py')),
         (f'share/{PACKAGE}/config', glob('config/*.yaml') + glob('config/*.xml')),
         (f'share/{PACKAGE}/config/groups', glob('config/groups/*.yaml')),
+        # The measured profile the switcher plans from when its `profile` parameter is empty.
+        (f'share/{PACKAGE}/docs/benchmark', glob('docs/benchmark/profile.json')),
         # pip puts console scripts in bin/; launch_ros and `ros2 run` look in lib/<package>/.
         (f'lib/{PACKAGE}', [f'scripts/{name}' for name in EXECUTABLES]),
     ],

@@ -3,6 +3,7 @@
 import dataclasses
 import os
 from pathlib import Path
+import tempfile
 
 import yaml
 
@@ -10,6 +11,8 @@ from jetson_classifier.errors import CatalogError
 
 PACKAGE = 'jetson_classifier'
 MODEL_DIR_ENV = 'JETSON_CLASSIFIER_MODEL_DIR'
+# The user's own catalog in the model directory: writable where the shipped one is not.
+USER_CATALOG = 'user_models.yaml'
 _PREPROCESSING_KEYS = ('mean', 'std', 'crop_fraction', 'color_order', 'input_size')
 
 
@@ -25,6 +28,7 @@ class CatalogEntry:
     labels: str = None
     export: dict = None
     int8_of: str = None
+    base: str = None  # the catalog model a fine-tuned entry was trained from
     preprocessing: dict = dataclasses.field(default_factory=dict)
 
 
@@ -61,17 +65,36 @@ class Catalog:
 
     @classmethod
     def load(cls, path=None, model_dir=None):
-        """Read a catalog YAML file (default: the shipped one)."""
+        """Read a catalog YAML file (default: the shipped one), then the user's catalog over it."""
         path = Path(path) if path else default_catalog_path()
-        try:
-            document = yaml.safe_load(path.read_text(encoding='utf-8'))
-        except (OSError, yaml.YAMLError) as error:
-            raise CatalogError(f'cannot read model catalog {path}: {error}') from error
-        models = document.get('models') if isinstance(document, dict) else None
-        if not isinstance(models, dict):
-            raise CatalogError(f'model catalog {path} has no "models" mapping')
-        return cls({name: _entry(name, fields, path) for name, fields in models.items()},
-                   model_dir, source=str(path))
+        catalog = cls(_read_entries(path), model_dir, source=str(path))
+        user_path = catalog.user_catalog_path
+        if user_path.is_file():
+            catalog.entries.update(_read_entries(user_path))
+            catalog.source = f'{path} + {user_path}'
+        return catalog
+
+    @property
+    def user_catalog_path(self):
+        """Return <model_dir>/user_models.yaml: its entries add to or override the others."""
+        return self.model_dir / USER_CATALOG
+
+    def save_user_entry(self, name, fields):
+        """Add or replace `name` in the user's catalog file, keeping its other entries."""
+        entry = _entry(name, fields, self.user_catalog_path)
+        document = {'models': {}}
+        if self.user_catalog_path.is_file():
+            document = _read_document(self.user_catalog_path)
+        document['models'][name] = dict(fields)
+        self.model_dir.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(suffix='.yaml.tmp', dir=self.model_dir)
+        with os.fdopen(handle, 'w', encoding='utf-8') as stream:
+            stream.write('# Models you made (finetune); they add to or override the shipped '
+                         'catalog.\n')
+            yaml.safe_dump(document, stream, sort_keys=False)
+        os.chmod(temp, 0o644)
+        os.replace(temp, self.user_catalog_path)
+        self.entries[name] = entry
 
     @property
     def names(self):
@@ -104,6 +127,21 @@ class Catalog:
     def _resolve(self, file):
         file = Path(file).expanduser()
         return file if file.is_absolute() else self.model_dir / file
+
+
+def _read_document(path):
+    try:
+        document = yaml.safe_load(path.read_text(encoding='utf-8'))
+    except (OSError, yaml.YAMLError) as error:
+        raise CatalogError(f'cannot read model catalog {path}: {error}') from error
+    if not isinstance(document, dict) or not isinstance(document.get('models'), dict):
+        raise CatalogError(f'model catalog {path} has no "models" mapping')
+    return document
+
+
+def _read_entries(path):
+    models = _read_document(path)['models']
+    return {name: _entry(name, fields, path) for name, fields in models.items()}
 
 
 def _entry(name, fields, path):

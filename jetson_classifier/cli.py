@@ -3,6 +3,7 @@
 import argparse
 import sys
 
+from jetson_classifier import benchmark
 from jetson_classifier.backends import BACKEND_NAMES
 from jetson_classifier.classifier import Classifier
 from jetson_classifier.errors import ClassifierError
@@ -43,6 +44,8 @@ def build_parser():
     run.add_argument('--catalog', help='model catalog YAML (default: the shipped one)')
     run.add_argument('--model-dir', help='model directory (default: the user cache)')
     run.set_defaults(handler=classify)
+    bench = commands.add_parser('benchmark', help='measure the models, write profile and chart')
+    benchmark.add_arguments(bench).set_defaults(handler=benchmark.run)
     return parser
 
 

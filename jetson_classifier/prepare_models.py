@@ -78,7 +78,8 @@ def _session(path, optimized_path=None):
     return ort.InferenceSession(str(path), options, providers=['CPUExecutionProvider'])
 
 
-def _lite_network(arch, input_size):
+def lite_network(arch, input_size):
+    """Build EfficientNet-Lite `arch` with its ImageNet weights, for a fixed input size."""
     import importlib
 
     from efficientnet_lite_pytorch import EfficientNet
@@ -90,16 +91,29 @@ def _lite_network(arch, input_size):
     return network.eval()
 
 
+def lite_model_info(entry):
+    """Describe the model an `export` entry makes: ImageNet labels, the weights' preprocessing."""
+    size = entry.export['input_size']
+    labels, synsets = imagenet_labels()
+    return ModelInfo(labels=labels, synsets=synsets, input_size=size,
+                     crop_fraction=size / (size + 32), mean=LITE_MEAN, std=LITE_STD,
+                     name=entry.name, precision='fp32', published_top1=entry.published_top1)
+
+
 def export_fp32(entry, path, log):
     """Export `entry` from torch to ONNX, fold constants, verify, label, save."""
+    info = lite_model_info(entry)
+    export_network(lite_network(entry.export['arch'], info.input_size), info, path, log)
+
+
+def export_network(network, info, path, log):
+    """
+    Export a torch classifier to ONNX at `path` and label it with `info`.
+
+    Opset 17, dynamic batch, constants folded, MACs and parameters counted; the saved file
+    must agree with torch on two photos or it is removed.
+    """
     import torch
-    spec = entry.export
-    labels, synsets = imagenet_labels()
-    info = ModelInfo(labels=labels, synsets=synsets, input_size=spec['input_size'],
-                     crop_fraction=spec['input_size'] / (spec['input_size'] + 32),
-                     mean=LITE_MEAN, std=LITE_STD, name=entry.name, precision='fp32',
-                     published_top1=entry.published_top1)
-    network = _lite_network(spec['arch'], spec['input_size'])
     photos = sample_photos()
     batch = preprocess_batch([photos['chelsea'], photos['coffee']], info)
     with tempfile.TemporaryDirectory() as work:
@@ -123,10 +137,10 @@ def export_fp32(entry, path, log):
     agrees = bool((actual.argmax(1) == expected.argmax(1)).all())
     if error > MAX_EXPORT_ERROR or not agrees:
         path.unlink()
-        raise ModelLoadError(f'export of {entry.name} differs from torch: max |diff| {error:.2e}')
-    log(f'{entry.name}: exported {path.name} ({info.macs / 1e9:.3f} GMACs, '
+        raise ModelLoadError(f'export of {info.name} differs from torch: max |diff| {error:.2e}')
+    log(f'{info.name}: exported {path.name} ({info.macs / 1e9:.3f} GMACs, '
         f'{info.params / 1e6:.2f} M params); checked against torch: '
-        f'max |onnx - torch| = {error:.1e}, top-1 agrees ({labels[actual[0].argmax()]})')
+        f'max |onnx - torch| = {error:.1e}, top-1 agrees ({info.labels[actual[0].argmax()]})')
 
 
 class _CalibrationReader:

@@ -158,7 +158,10 @@ class SwitchingPolicy:
     `rungs` run fastest -> most accurate (as rungs_from_profile returns them). Feed observe()
     the classifier's network fps (inference rate; the end-to-end rate is capped by the camera
     and would hide spare capacity). Rungs the classifier refuses stay banned for the session.
-    `speed_factor` is the last measured / expected fps of the active rung.
+    `speed_factor` is the last measured / expected fps of the active rung. A rung left for
+    being too slow is predicted from what it measured, scaled by how the rung below it has
+    sped up since, not from the profile: profiles of another load or machine mis-rank rungs
+    (an INT8 rung's speed-up does not carry over to an FP32 one) and would make it flap.
     """
 
     def __init__(self, rungs, policy='min_fps', min_fps=None, min_accuracy=None,
@@ -183,6 +186,8 @@ class SwitchingPolicy:
         self._expected = self._origin = self._last_switch = self._mismatch_since = None
         self._slow_since = self._fast_since = None
         self._last_now = -math.inf
+        self._fps = None
+        self._left_slow = {}  # rung -> [fps when left, rung it left for, that rung's first fps]
 
     def initial(self):
         """Return the planned Decision to start on (None for manual or when every rung failed)."""
@@ -249,7 +254,11 @@ class SwitchingPolicy:
     def _follow_fps(self, now, fps):
         """min_fps: step down after window_s below it, up when the better rung would hold it."""
         limit = self.constraint.value
+        self._fps = fps
         self.speed_factor = fps / self.rungs[self._expected].fps
+        for record in self._left_slow.values():
+            if record[1] == self._expected and record[2] is None:
+                record[2] = fps
         better = self._neighbour(self._expected, 1)
         slow = fps < limit
         fast = better is not None and self._clears_margin(better)
@@ -259,21 +268,30 @@ class SwitchingPolicy:
             return None
         faster = self._neighbour(self._expected, -1)
         if slow and faster is not None and now - self._slow_since >= self.window_s:
+            self._left_slow[self._expected] = [fps, faster, None]
             return self._step(self._expected, faster, now, f'{fps:.1f} fps < min_fps {limit:g} '
                                                            f'for {now - self._slow_since:.1f} s')
         if fast and now - self._fast_since >= self.window_s:
-            b = self.rungs[better]
+            predicted, basis = self._prediction(better)
             return self._step(self._expected, better, now,
-                              f'{b.name} predicted {b.fps * self.speed_factor:.1f} fps '
-                              f'({self.speed_factor:.2f} x {b.fps:.1f} expected) >= '
-                              f'{limit * (1 + self.hysteresis):.1f} (min_fps {limit:g} + '
-                              f'{self.hysteresis:.0%}) for {now - self._fast_since:.1f} s')
+                              f'{self.rungs[better].name} predicted {predicted:.1f} fps '
+                              f'({basis}) >= {limit * (1 + self.hysteresis):.1f} (min_fps '
+                              f'{limit:g} + {self.hysteresis:.0%}) for '
+                              f'{now - self._fast_since:.1f} s')
         return None
 
+    def _prediction(self, i):
+        """Return rung i's predicted fps now and how it was reached, in words."""
+        left_at, below, below_then = self._left_slow.get(i, (None, None, None))
+        if below == self._expected and below_then:
+            scale = self._fps / below_then
+            return left_at * scale, f'{scale:.2f} x {left_at:.1f} measured when left'
+        factor = self.speed_factor or 0.0
+        return self.rungs[i].fps * factor, f'{factor:.2f} x {self.rungs[i].fps:.1f} expected'
+
     def _clears_margin(self, i):
-        """Whether rung i, at the platform's current speed factor, would beat the margin."""
-        predicted = self.rungs[i].fps * (self.speed_factor or 0.0)
-        return predicted >= self.constraint.value * (1 + self.hysteresis)
+        """Whether rung i, at the platform's current speed, would beat the margin."""
+        return self._prediction(i)[0] >= self.constraint.value * (1 + self.hysteresis)
 
     def _neighbour(self, i, step):
         """Return the nearest unbanned rung past i in direction step (+1: more accurate)."""

@@ -453,3 +453,41 @@ def test_hysteresis_stops_flapping_when_load_wanders_around_a_boundary(
     seen = simulate(policy, lambda t: 0.78 + 0.02 * math.sin(2 * math.pi * t / 20.0), 200.0,
                     random.Random(3))
     assert at_least <= len(seen) <= at_most
+
+
+# --- a profile that mis-ranks the rungs ----------------------------------------------------------
+
+def run_platform(policy, real_fps_at, duration_s):
+    """Measured fps = real_fps_at(t, model); returns [(time, target, reason)] of the switches."""
+    active, switches, t = policy.initial().target, [], 0.0
+    while t <= duration_s:
+        decision = policy.observe(t, real_fps_at(t, active), active)
+        if decision is not None:
+            switches.append((t, decision.target, decision.reason))
+            active = decision.target
+        t += 0.25
+    return switches
+
+
+def overrated_lite2(t, model):
+    """Give the real fps: profile 64 and 128, here 80 and 400 (twice that from 60 s)."""
+    return {'lite2': 80.0, 'lite2_int8': 400.0}[model] * (2.0 if t >= 60.0 else 1.0)
+
+
+def test_rung_left_for_being_slow_is_not_retried_while_the_platform_speed_holds():
+    # lite2_int8's factor (400 / 128) predicts lite2 at 200 fps: one try, then lite2 measures
+    # 80 < 100 and is left; without memory of that the policy would flap every cooldown.
+    policy = SwitchingPolicy(LADDER[2:], min_fps=100.0, hysteresis=0.25, window_s=3.0,
+                             cooldown_s=6.0)
+    switches = run_platform(policy, overrated_lite2, 59.75)
+    assert [(t, target) for t, target, _ in switches] == [(3.0, 'lite2'), (9.0, 'lite2_int8')]
+
+
+def test_rung_left_for_being_slow_is_retried_once_the_platform_has_sped_up_enough():
+    # From 60 s lite2_int8 does 800: lite2 is predicted at 80 * 800 / 400 = 160 >= 125.
+    policy = SwitchingPolicy(LADDER[2:], min_fps=100.0, hysteresis=0.25, window_s=3.0,
+                             cooldown_s=6.0)
+    switches = run_platform(policy, overrated_lite2, 200.0)
+    assert [(t, target) for t, target, _ in switches] == [
+        (3.0, 'lite2'), (9.0, 'lite2_int8'), (63.0, 'lite2')]
+    assert 'lite2 predicted 160.0 fps (2.00 x 80.0 measured when left)' in switches[2][2]

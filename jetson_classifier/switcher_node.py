@@ -1,0 +1,326 @@
+"""
+ROS 2 node that keeps the classifier on the best model for an fps or accuracy target.
+
+It plans from the benchmark profile, then follows the classifier's measured network fps
+(1000 / `<classifier>/inference_ms`) with jetson_classifier.switching_policy, and switches by
+setting the classifier's `model` parameter.
+"""
+
+import collections
+import statistics
+import sys
+import time
+from typing import NamedTuple, Optional
+
+from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, SetParametersResult
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.parameter_client import AsyncParameterClient
+from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile
+from rclpy.task import Future
+from std_msgs.msg import Float32, String
+
+from jetson_classifier.benchmark_profile import load_profile
+from jetson_classifier.catalog import share_dir
+from jetson_classifier.errors import ClassifierError
+from jetson_classifier.switching_policy import POLICIES, rungs_from_profile, SwitchingPolicy
+
+PROFILE_IN_SHARE = 'docs/benchmark/profile.json'
+TICK_S = 0.25
+# The fps is averaged over at least this long, so that a zero window_s still has a sample.
+MIN_FPS_WINDOW_S = 0.5
+# Requests left unanswered this long were lost (the classifier restarted): ask again. A set
+# may wait on a model load, which can take long (a TensorRT engine build).
+GET_TIMEOUT_S = 5.0
+SET_TIMEOUT_S = 120.0
+POLICY_PARAMETERS = ('policy', 'min_fps', 'min_accuracy', 'hysteresis', 'window_s', 'cooldown_s')
+TUNING_PARAMETERS = ('hysteresis', 'window_s', 'cooldown_s')
+# Late subscribers (an operator's `ros2 topic echo`) get the model and the recent decisions.
+LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+DECISION_HISTORY = QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+class Request(NamedTuple):
+    """A parameter service call in flight: when it was sent, its future, the model it sets."""
+
+    sent: float
+    future: Future
+    model: Optional[str]
+
+
+def _descriptor(description, read_only=False, low=None, high=None, constraints=''):
+    ranges = {}
+    if low is not None:
+        ranges['floating_point_range'] = [FloatingPointRange(from_value=low, to_value=high)]
+    return ParameterDescriptor(description=description, read_only=read_only,
+                               additional_constraints=constraints, **ranges)
+
+
+def default_profile_path():
+    """Return the profile shipped with the package; ClassifierError when there is none."""
+    path = share_dir() / PROFILE_IN_SHARE
+    if not path.is_file():
+        raise ClassifierError(f'parameter profile: not set, and no shipped profile at {path}; '
+                              'run the benchmark and pass -p profile:=<its JSON>')
+    return path
+
+
+class NetworkFps:
+    """
+    Network fps over a sliding window: 1000 / median inference ms of the samples in it.
+
+    The median, like the profile's fps (1000 / p50), ignores the slow first frame of a newly
+    loaded model and scheduling hiccups, which a mean would turn into a false step down.
+    """
+
+    def __init__(self, window_s):
+        self._samples = collections.deque()
+        self.window_s = window_s
+
+    @property
+    def window_s(self):
+        """Return the averaging window in seconds (never under MIN_FPS_WINDOW_S)."""
+        return self._window_s
+
+    @window_s.setter
+    def window_s(self, seconds):
+        self._window_s = max(seconds, MIN_FPS_WINDOW_S)
+
+    def add(self, now, inference_ms):
+        """Record one frame's inference time; non-positive or non-finite times are ignored."""
+        if 0 < inference_ms < float('inf'):
+            self._samples.append((now, inference_ms))
+
+    def clear(self):
+        """Forget every sample (the model changed)."""
+        self._samples.clear()
+
+    def fps(self, now):
+        """Return the fps over the last window_s, None when no sample is that recent."""
+        while len(self._samples) > 1 and now - self._samples[0][0] > self.window_s:
+            self._samples.popleft()
+        if not self._samples or now - self._samples[-1][0] > self.window_s:
+            return None
+        return 1000.0 / statistics.median(ms for _, ms in self._samples)
+
+
+class SwitcherNode(Node):
+    """Switch the classifier's `model` along the ladder to hold min_fps or min_accuracy."""
+
+    def __init__(self):
+        super().__init__('switcher')
+        classifier = self.declare_parameter('classifier_node', '/classifier', _descriptor(
+            'Classifier node whose model parameter is switched', read_only=True)).value
+        self.declare_parameter('policy', 'min_fps', _descriptor(
+            'min_fps: most accurate model that holds min_fps; min_accuracy: fastest model that '
+            'reaches min_accuracy; manual: only report', constraints=' | '.join(POLICIES)))
+        self.declare_parameter('min_fps', 30.0, _descriptor(
+            'Network fps (1000 / inference ms) to hold', low=0.0, high=100000.0))
+        self.declare_parameter('min_accuracy', 0.75, _descriptor(
+            'Top-1 accuracy to reach, a fraction (the profile top1 scale)', low=0.0, high=1.0))
+        profile = self.declare_parameter('profile', '', _descriptor(
+            f'Benchmark profile JSON; empty: the shipped {PROFILE_IN_SHARE}',
+            read_only=True)).value
+        ladder = self.declare_parameter('ladder', Parameter.Type.STRING_ARRAY, _descriptor(
+            'Model names to switch between; unset: the Pareto front of the profile',
+            read_only=True)).value
+        self.declare_parameter('hysteresis', 0.15, _descriptor(
+            'Step up only when the better model is predicted this fraction above min_fps',
+            low=0.0, high=10.0))
+        self.declare_parameter('window_s', 3.0, _descriptor(
+            'Seconds a condition must hold before a switch; also the fps smoothing window',
+            low=0.0, high=3600.0))
+        self.declare_parameter('cooldown_s', 6.0, _descriptor(
+            'Least seconds between two switches', low=0.0, high=3600.0))
+
+        profile_path = profile or default_profile_path()
+        self._rungs, warnings = rungs_from_profile(load_profile(profile_path), ladder)
+        for warning in warnings:
+            self.get_logger().warning(warning)
+        self._refusals = {}
+        self._policy = self._make_policy(self._policy_values())
+
+        self._classifier = classifier.rstrip('/')
+        self._classifier_client = AsyncParameterClient(self, self._classifier)
+        self._network = NetworkFps(self._policy.window_s)
+        self._end_to_end_fps = None
+        self._active = self._target = None
+        self._apply = self._classifier_up = False
+        self._getting = self._setting = None
+        self.create_subscription(Float32, f'{self._classifier}/inference_ms',
+                                 self._on_inference_ms, qos_profile_sensor_data)
+        self.create_subscription(Float32, f'{self._classifier}/fps', self._on_fps,
+                                 qos_profile_sensor_data)
+        self._active_publisher = self.create_publisher(String, '~/active_model', LATCHED)
+        self._decision_publisher = self.create_publisher(String, '~/decision', DECISION_HISTORY)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.add_post_set_parameters_callback(self._on_parameters_set)
+        self._decide(self._policy.initial())
+        self.create_timer(TICK_S, self._on_tick)
+        self.get_logger().info(
+            f'switching {self._classifier} model along {[r.name for r in self._rungs]} '
+            f'(profile {profile_path}), policy {self._describe_policy()}')
+
+    def _policy_values(self, changes=()):
+        """Return the policy parameters' values, with `changes` (Parameters) applied."""
+        values = {name: self.get_parameter(name).value for name in POLICY_PARAMETERS}
+        values.update((p.name, p.value) for p in changes if p.name in values)
+        return values
+
+    def _make_policy(self, values):
+        """Build a policy that keeps the session's refused rungs banned; ValueError if invalid."""
+        policy = SwitchingPolicy(self._rungs, **values)
+        for model, reason in self._refusals.items():
+            policy.refused(None, model, reason)
+        return policy
+
+    def _describe_policy(self):
+        return str(self._policy.constraint or 'manual')
+
+    def _on_set_parameters(self, parameters):
+        try:
+            self._make_policy(self._policy_values(parameters))
+        except ValueError as error:
+            return SetParametersResult(successful=False, reason=str(error))
+        return SetParametersResult(successful=True)
+
+    def _on_parameters_set(self, parameters):
+        """Plan again when the target changes; tuning changes keep the rung and the windows."""
+        values, changed = self._policy_values(), {p.name for p in parameters}
+        # The limit that matters is the parameter named like the policy (min_fps, min_accuracy).
+        if 'policy' in changed or values['policy'] in changed:
+            self._policy = self._make_policy(values)
+            self.get_logger().info(f'policy now {self._describe_policy()}: planning again')
+            self._decide(self._policy.initial())
+        for name in changed.intersection(TUNING_PARAMETERS):
+            setattr(self._policy, name, values[name])
+        self._network.window_s = self._policy.window_s
+
+    def _on_inference_ms(self, msg):
+        self._network.add(time.monotonic(), msg.data)
+
+    def _on_fps(self, msg):
+        self._end_to_end_fps = msg.data
+
+    def _on_tick(self):
+        now = time.monotonic()
+        if not self._classifier_client.services_are_ready():
+            self._on_classifier_missing()
+            return
+        if not self._classifier_up:
+            self._classifier_up = True
+            self._apply = self._target is not None
+            self.get_logger().info(f'{self._classifier} is up')
+        self._expire_requests(now)
+        if self._getting is None and self._setting is None:
+            self._getting = Request(now, self._classifier_client.get_parameters(['model']), None)
+            self._getting.future.add_done_callback(self._on_model_got)
+        # Observe only a settled classifier: not while a switch is in flight or about to be sent.
+        if self._active is not None and self._setting is None and not self._apply:
+            self._decide(self._policy.observe(now, self._network.fps(now), self._active))
+        self._send_target(now)
+
+    def _on_classifier_missing(self):
+        """Forget what the classifier ran and its requests; re-apply the target when it is back."""
+        if self._classifier_up:
+            self.get_logger().warning(f'{self._classifier} went away: waiting for it')
+        self._classifier_up = False
+        self._active = self._getting = self._setting = None
+        self.get_logger().info(f'waiting for {self._classifier} parameter services',
+                               throttle_duration_sec=10.0)
+
+    def _expire_requests(self, now):
+        if self._getting is not None and now - self._getting.sent > GET_TIMEOUT_S:
+            self._getting = None
+        if self._setting is not None and now - self._setting.sent > SET_TIMEOUT_S:
+            self.get_logger().warning(f'{self._classifier} did not answer a model switch in '
+                                      f'{SET_TIMEOUT_S:g} s: asking again')
+            self._setting, self._apply = None, True
+
+    def _decide(self, decision):
+        """Act on a policy Decision (None: nothing to do): report it and aim at its target."""
+        if decision is None:
+            return
+        self._report(decision.reason)
+        self._target, self._apply = decision.target, True
+
+    def _report(self, reason):
+        if self._end_to_end_fps is not None:
+            reason += f' [end-to-end {self._end_to_end_fps:.1f} fps]'
+        self.get_logger().info(reason)
+        self._decision_publisher.publish(String(data=reason))
+
+    def _send_target(self, now):
+        if not self._apply or self._setting is not None or self._active is None:
+            return
+        self._apply = False
+        if self._active == self._target:
+            return
+        future = self._classifier_client.set_parameters([Parameter('model', value=self._target)])
+        self._setting = Request(now, future, self._target)
+        future.add_done_callback(self._on_model_set)
+        # A model read before this switch may answer after it: ignore its stale answer.
+        self._getting = None
+
+    def _on_model_got(self, future):
+        if self._getting is None or future is not self._getting.future:
+            return
+        self._getting = None
+        response = future.result()
+        if response is not None and response.values and response.values[0].string_value:
+            self._set_active(response.values[0].string_value)
+
+    def _on_model_set(self, future):
+        if self._setting is None or future is not self._setting.future:
+            return
+        model, self._setting = self._setting.model, None
+        response = future.result()
+        if response is None or not response.results:
+            self._apply = True
+            return
+        result = response.results[0]
+        if result.successful:
+            self._set_active(model)
+            return
+        reason = result.reason or 'no reason given'
+        self.get_logger().warning(f'{self._classifier} refused model {model}: {reason}')
+        self._refusals[model] = reason
+        decision = self._policy.refused(time.monotonic(), model, reason)
+        if decision is None:
+            self._report(f'{model} refused ({reason}); no other rung to try: '
+                         f'{self._classifier} keeps {self._active}')
+            self._target = self._active
+        self._decide(decision)
+
+    def _set_active(self, model):
+        if model == self._active:
+            return
+        self._active = model
+        self._network.clear()
+        self._active_publisher.publish(String(data=model))
+        self.get_logger().info(f'{self._classifier} runs {model}')
+
+
+def main(args=None):
+    """Run the switcher until Ctrl-C; a bad profile or parameter exits with code 1."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = SwitcherNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except (ClassifierError, ValueError) as error:
+        rclpy.logging.get_logger('switcher').fatal(str(error))
+        return 1
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""
+A stand-in classifier node for switcher tests: the real node's protocol, no inference.
+
+Node `classifier` with parameter `model`; publishes `~/inference_ms` and `~/fps` at rate_hz as
+if each model ran at its profile fps times `speed` (a test lowers it to play a loaded CPU).
+Models in `refuse`, or not in the profile, are refused the way a failed load is.
+"""
+
+import sys
+
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_sensor_data
+from std_msgs.msg import Float32
+
+from jetson_classifier.benchmark_profile import load_profile
+
+
+class FakeClassifier(Node):
+    """Publish the timings a classifier running `model` at `speed` x its profile fps would."""
+
+    def __init__(self):
+        super().__init__('classifier')
+        profile = self.declare_parameter(
+            'profile', '', ParameterDescriptor(read_only=True)).value
+        self._fps = {m['name']: m['fps'] for m in load_profile(profile)['models']}
+        self._refuse = self.declare_parameter(
+            'refuse', Parameter.Type.STRING_ARRAY, ParameterDescriptor(read_only=True)).value
+        rate_hz = self.declare_parameter('rate_hz', 30.0).value
+        self.declare_parameter('speed', 1.0)
+        self.declare_parameter('model', 'lite2')
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._inference_ms = self.create_publisher(Float32, '~/inference_ms',
+                                                   qos_profile_sensor_data)
+        self._end_to_end = self.create_publisher(Float32, '~/fps', qos_profile_sensor_data)
+        self._rate_hz = rate_hz
+        self.create_timer(1.0 / rate_hz, self._on_frame)
+        self.get_logger().info(f'fake classifier running {self.get_parameter("model").value}')
+
+    def _on_set_parameters(self, parameters):
+        for p in parameters:
+            if p.name == 'model' and (p.value in (self._refuse or []) or p.value not in self._fps):
+                return SetParametersResult(successful=False,
+                                           reason=f'cannot load model {p.value!r}: test refusal')
+        for p in parameters:
+            if p.name == 'model':
+                self.get_logger().info(f'switched to {p.value}')
+        return SetParametersResult(successful=True)
+
+    def _on_frame(self):
+        network_fps = self._fps[self.get_parameter('model').value] * \
+            self.get_parameter('speed').value
+        self._inference_ms.publish(Float32(data=1000.0 / network_fps))
+        self._end_to_end.publish(Float32(data=min(network_fps, self._rate_hz)))
+
+
+def main(args=None):
+    """Run until Ctrl-C."""
+    rclpy.init(args=args)
+    node = FakeClassifier()
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Read ROS 2 Python launch files without the `launch` package: what they start and pass."""
+
+import ast
+import contextlib
+import dataclasses
+from pathlib import Path
+import runpy
+from unittest import mock
+
+import setuptools
+
+
+def _name_of(func):
+    """Return the called name of `Name(...)` or `module.Name(...)`."""
+    return func.id if isinstance(func, ast.Name) else getattr(func, 'attr', None)
+
+
+def _text(node):
+    """Return a string constant's value, else None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def _first_text(call):
+    return _text(call.args[0]) if call.args else None
+
+
+def _keyword(call, name):
+    return next((k.value for k in call.keywords if k.arg == name), None)
+
+
+@dataclasses.dataclass
+class Argument:
+    """A DeclareLaunchArgument: name, default (a string, or None when it is a substitution)."""
+
+    name: str
+    default: str
+    choices: list
+
+
+@dataclasses.dataclass
+class Parameter:
+    """One entry of a Node's parameter dict: a constant, or ParameterValue(LaunchConfiguration)."""
+
+    name: str
+    constant: object = None
+    configuration: str = None
+    value_type: str = None
+
+
+@dataclasses.dataclass
+class NodeAction:
+    """A launch_ros Node: what it runs, its name and what it is given."""
+
+    executable: str
+    name: str
+    parameter_files: list
+    parameters: dict
+    remappings: list
+
+
+class LaunchFile:
+    """What one launch file declares, uses, starts, includes and names."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.tree = ast.parse(self.path.read_text(), str(path))
+        self.calls = [n for n in ast.walk(self.tree) if isinstance(n, ast.Call)]
+        self.arguments = {a.name: a for a in
+                          map(self._argument, self._called('DeclareLaunchArgument'))}
+        self.configurations = {_first_text(c) for c in self._called('LaunchConfiguration')}
+        self.nodes = [self._node(c) for c in self._called('Node')]
+        self.named_files = {c.value for c in ast.walk(self.tree) if _text(c)
+                            and c.value.endswith(('.yaml', '.xml', '.launch.py'))}
+        self.includes = {n for n in self.named_files if n.endswith('.launch.py')}
+        self.environment = {_first_text(c) for c in self._called('SetEnvironmentVariable')}
+        self.imports = {(node.module, alias.name) for node in ast.walk(self.tree)
+                        if isinstance(node, ast.ImportFrom) for alias in node.names}
+
+    def _called(self, name):
+        return [c for c in self.calls if _name_of(c.func) == name]
+
+    def constant(self, name):
+        """Return the value of a module-level constant assignment (tuples as tuples)."""
+        for node in self.tree.body:
+            if isinstance(node, ast.Assign) and any(
+                    isinstance(t, ast.Name) and t.id == name for t in node.targets):
+                return ast.literal_eval(node.value)
+        raise KeyError(f'{self.path.name} has no constant {name}')
+
+    @staticmethod
+    def _argument(call):
+        choices = _keyword(call, 'choices')
+        return Argument(_first_text(call), _text(_keyword(call, 'default_value')),
+                        None if choices is None else ast.literal_eval(choices))
+
+    def _node(self, call):
+        files, parameters = [], {}
+        for item in getattr(_keyword(call, 'parameters'), 'elts', []):
+            if isinstance(item, ast.Dict):
+                for key, value in zip(item.keys, item.values):
+                    parameters[_text(key)] = self._parameter(_text(key), value)
+            else:
+                files.append(item)
+        remappings = [tuple(ast.unparse(e) for e in pair.elts)
+                      for pair in getattr(_keyword(call, 'remappings'), 'elts', [])]
+        return NodeAction(_text(_keyword(call, 'executable')), _text(_keyword(call, 'name')),
+                          files, parameters, remappings)
+
+    @staticmethod
+    def _parameter(name, value):
+        if isinstance(value, ast.Call) and _name_of(value.func) == 'ParameterValue':
+            inner = value.args[0]
+            configuration = _first_text(inner) if isinstance(inner, ast.Call) else None
+            value_type = _keyword(value, 'value_type')
+            return Parameter(name, configuration=configuration,
+                             value_type=value_type.id if value_type is not None else None)
+        return Parameter(name, constant=ast.literal_eval(value))
+
+
+def setup_keywords(root):
+    """Run setup.py with setuptools.setup() replaced, and return what it would be given."""
+    captured = {}
+    with contextlib.chdir(root), mock.patch.object(
+            setuptools, 'setup', lambda **kwargs: captured.update(kwargs)):
+        runpy.run_path('setup.py', run_name='__main__')
+    return captured
+
+
+def installed_files(root):
+    """Map each file setup.py installs (relative to the source tree) to its install folder."""
+    return {source: folder for folder, sources in setup_keywords(root)['data_files']
+            for source in sources}

@@ -1,0 +1,122 @@
+"""
+Switcher, real classifier and a 30 Hz image source as processes: the switcher holds min_fps.
+
+The profile comes from the running classifier itself at test start (its ~/inference_ms on
+each rung), since this machine's speed varies with the other work it carries. min_fps is set
+so that the middle rung meets it with spare and the most accurate one does not. A CPU hog
+(busy processes, two per core) then slows every rung to well under half.
+"""
+
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import pytest
+from ros_processes import domain_id, listener, ros_env
+from std_msgs.msg import Float32
+from switcher_testing import SwitcherGraph, write_test_profile
+
+CLASSIFIER = 'jetson_classifier.classifier_node'
+IMAGE_SOURCE = 'jetson_classifier.image_source_node'
+# The speed factor the policy predicts with carries over between models of one precision, so
+# the two rungs the switcher moves between under load are both INT8; the top rung runs at
+# about a third of the middle one's fps, out of reach.
+LADDER = ['lite0_int8', 'lite1_int8', 'lite2']
+HYSTERESIS = 0.15
+# Unloaded, the middle rung runs this much faster than min_fps * (1 + hysteresis): the hog
+# must take half its speed to step down; the step back up needs 1 / SPARE of it.
+SPARE = 1.6
+# One inference thread: ONNX Runtime's spinning thread pool slows erratically on a busy host.
+CLASSIFIER_PARAMS = {'backend': 'onnxruntime', 'threads': 1}
+TIMING = {'hysteresis': HYSTERESIS, 'window_s': 1.5, 'cooldown_s': 3.0}
+MEASURE_ROUNDS, MEASURE_S, SETTLE_S = 2, 1.5, 0.5
+STEADY_S = 6.0
+SWITCH_TIMEOUT_S = 25.0
+
+
+def measure_ladder(graph):
+    """
+    Return {model: network fps} from the classifier's ~/inference_ms on each rung in turn.
+
+    Rungs take turns for MEASURE_ROUNDS rounds and keep their median round, so that a burst
+    of other work on the machine sways no rung's figure alone. Ends on the last rung.
+    """
+    samples = graph.ros.subscribe(Float32, '/classifier/inference_ms')
+    assert graph.ros.spin_until(lambda: samples, 20.0), 'the classifier classifies no frame'
+    rounds = {name: [] for name in LADDER}
+    for _ in range(MEASURE_ROUNDS):
+        for name in LADDER:
+            assert graph.set_params('classifier', model=name) == [(True, '')]
+            graph.ros.spin_for(SETTLE_S)
+            samples.clear()
+            graph.ros.spin_for(MEASURE_S)
+            assert len(samples) > 5, f'{name}: only {len(samples)} frames in {MEASURE_S} s'
+            rounds[name].append(1000.0 / statistics.median(msg.data for _, msg in samples))
+    return {name: statistics.median(values) for name, values in rounds.items()}
+
+
+def camera(graph):
+    """Run the image source at 30 Hz. Tests stop it first, so the classifier stops idle."""
+    return graph.start(IMAGE_SOURCE, 'publishing', rate_hz=30.0)
+
+
+def classifier(graph, model):
+    """Run the real classifier on `model`."""
+    return graph.start(CLASSIFIER, 'classifying', model=model, **CLASSIFIER_PARAMS)
+
+
+@contextlib.contextmanager
+def cpu_hog(processes):
+    """Run `processes` busy-looping Python processes for the with-block."""
+    hogs = [subprocess.Popen([sys.executable, '-c', 'while True: pass'])
+            for _ in range(processes)]
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
+@pytest.mark.slow
+def test_switcher_steps_down_under_a_cpu_hog_and_back_up_after_it(catalog, tmp_path):
+    env = ros_env(domain_id())
+    top1 = {name: catalog.entry(name).published_top1 / 100 for name in LADDER}
+    with listener(domain_id(), env) as ros:
+        graph = SwitcherGraph(ros, env, tmp_path / 'profile.json')
+        with camera(graph) as source, classifier(graph, LADDER[0]):
+            fps = measure_ladder(graph)
+            source.stop()
+        min_fps = round(fps['lite1_int8'] / ((1 + HYSTERESIS) * SPARE), 1)
+        assert fps['lite2'] < min_fps < fps['lite0_int8'], (fps, min_fps)
+        write_test_profile(graph.profile, {n: (fps[n], top1[n]) for n in LADDER})
+
+        with graph.switcher(min_fps=min_fps, ladder=LADDER, **TIMING), camera(graph) as source, \
+                classifier(graph, 'lite2'):
+            started = time.monotonic()
+            planned = graph.wait_actives(['lite2', 'lite1_int8'], SWITCH_TIMEOUT_S)
+            ros.spin_for(STEADY_S)
+            with cpu_hog(2 * os.cpu_count()):
+                hogged = time.monotonic()
+                down = graph.wait_actives(['lite2', 'lite1_int8', 'lite0_int8'],
+                                          SWITCH_TIMEOUT_S)
+                ros.spin_for(STEADY_S)
+            freed = time.monotonic()
+            up = graph.wait_actives(['lite2', 'lite1_int8', 'lite0_int8', 'lite1_int8'],
+                                    SWITCH_TIMEOUT_S)
+            ros.spin_for(STEADY_S)
+            assert graph.model_of_classifier() == 'lite1_int8'
+            source.stop()
+        ros.unsubscribe_all()
+    lines = graph.decision_lines()
+    print(f'\nmeasured fps {({n: round(f, 1) for n, f in fps.items()})}, min_fps {min_fps:.1f}; '
+          f'planned {planned - started:.1f} s after the classifier was up, stepped down '
+          f'{down - hogged:.1f} s after the hog started, up {up - freed:.1f} s after it '
+          'stopped\n' + '\n'.join(lines))
+    assert graph.active_models() == ['lite2', 'lite1_int8', 'lite0_int8', 'lite1_int8']
+    assert [line.split(':')[0] for line in lines] == [
+        'plan lite1_int8', 'step down lite1_int8 -> lite0_int8',
+        'step up lite0_int8 -> lite1_int8'], lines

@@ -1,0 +1,192 @@
+"""
+The switcher node as a real process against a stand-in classifier process, over DDS.
+
+The stand-in (test/fake_classifier.py) speaks the classifier's protocol: parameter `model`,
+`~/inference_ms` and `~/fps`, refusals. A test plays CPU load by setting its `speed`.
+"""
+
+from pathlib import Path
+
+import pytest
+from ros_processes import domain_id, listener, node_process, ros_env, ros_params
+from switcher_testing import SWITCHER, SwitcherGraph, write_test_profile
+
+from jetson_classifier.switcher_node import NetworkFps
+
+FAKE = 'fake_classifier'
+TEST_DIR = Path(__file__).resolve().parent
+# fps, top1: lite0 is dominated (slower and less accurate than lite1_int8): not on the front.
+MODELS = {'lite0_int8': (400.0, 0.744), 'lite1_int8': (200.0, 0.759), 'lite0': (150.0, 0.751),
+          'lite2_int8': (100.0, 0.770), 'lite2': (50.0, 0.776)}
+FAST = {'window_s': 0.5, 'cooldown_s': 1.0, 'hysteresis': 0.25}
+
+
+@pytest.fixture(scope='module')
+def profile_path(tmp_path_factory):
+    return write_test_profile(tmp_path_factory.mktemp('profile') / 'profile.json', MODELS)
+
+
+@pytest.fixture(scope='module')
+def env():
+    env = ros_env(domain_id())
+    env['PYTHONPATH'] += f':{TEST_DIR}'
+    return env
+
+
+@pytest.fixture(scope='module')
+def ros(env):
+    with listener(domain_id(), env) as node:
+        yield node
+
+
+def fake_classifier(graph, model, **params):
+    """Run the stand-in classifier on `model` with the graph's profile."""
+    return graph.start(FAKE, 'fake classifier running', profile=str(graph.profile), model=model,
+                       **params)
+
+
+@pytest.fixture
+def graph(ros, env, profile_path):
+    yield SwitcherGraph(ros, env, profile_path)
+    ros.unsubscribe_all()
+
+
+# --- the fps window, without ROS --------------------------------------------------------------
+
+
+def test_network_fps_is_1000_over_the_median_inference_ms_in_the_window():
+    meter = NetworkFps(window_s=1.0)
+    for t, ms in ((0.0, 40.0), (0.5, 10.0), (0.9, 12.5), (1.1, 400.0), (1.2, 20.0)):
+        meter.add(t, ms)
+    # At 1.2 the window is [0.2, 1.2]: median of 10, 12.5, 400, 20 is 16.25 ms.
+    assert meter.fps(1.2) == pytest.approx(1000.0 / 16.25)
+    assert meter.fps(1.6) == pytest.approx(1000.0 / 20.0)
+
+
+def test_network_fps_is_none_once_the_newest_sample_is_older_than_the_window():
+    meter = NetworkFps(window_s=1.0)
+    meter.add(0.0, 10.0)
+    assert meter.fps(1.0) == pytest.approx(100.0)
+    assert meter.fps(1.01) is None
+
+
+def test_network_fps_ignores_bad_samples_and_forgets_on_clear():
+    meter = NetworkFps(window_s=2.0)
+    for ms in (0.0, -5.0, float('nan'), float('inf')):
+        meter.add(0.0, ms)
+    assert meter.fps(0.0) is None
+    meter.add(0.0, 8.0)
+    meter.clear()
+    assert meter.fps(0.0) is None
+
+
+def test_network_fps_window_has_a_floor_so_zero_window_still_measures():
+    meter = NetworkFps(window_s=0.0)
+    meter.add(0.0, 20.0)
+    assert meter.window_s == 0.5
+    assert meter.fps(0.4) == pytest.approx(50.0)
+
+
+# --- the node against the stand-in classifier ---------------------------------------------------
+
+
+def test_plan_is_applied_when_the_classifier_comes_up_after_the_switcher(graph):
+    with graph.switcher(min_fps=150.0, **FAST) as switcher:
+        switcher.wait_for_output('waiting for /classifier')
+        with fake_classifier(graph, 'lite2') as classifier:
+            graph.wait_actives(['lite2', 'lite1_int8'])
+            assert graph.model_of_classifier() == 'lite1_int8'
+            assert 'switched to lite1_int8' in classifier.output()
+    assert graph.decision_lines() == [
+        'plan lite1_int8: most accurate rung expected to meet min_fps 150 (200.0 fps, '
+        'top-1 0.759)']
+
+
+def test_steps_down_under_load_and_back_up_when_it_lifts_without_oscillating(graph):
+    with graph.switcher(min_fps=150.0, **FAST), fake_classifier(graph, 'lite1_int8'):
+        graph.wait_actives(['lite1_int8'])
+        graph.ros.spin_for(2.0)
+        assert len(graph.decision_lines()) == 1
+
+        assert graph.set_params('classifier', speed=0.5) == [(True, '')]
+        graph.wait_actives(['lite1_int8', 'lite0_int8'])
+        # Loaded: lite0_int8 runs 200 fps, lite1_int8 predicted 100 < 187.5: stay.
+        graph.ros.spin_for(3.0)
+        assert len(graph.decision_lines()) == 2
+
+        assert graph.set_params('classifier', speed=1.0) == [(True, '')]
+        graph.wait_actives(['lite1_int8', 'lite0_int8', 'lite1_int8'])
+        # Unloaded: lite2_int8 predicted 100 < 187.5: stay.
+        graph.ros.spin_for(3.0)
+    lines = graph.decision_lines()
+    assert graph.active_models() == ['lite1_int8', 'lite0_int8', 'lite1_int8']
+    assert len(lines) == 3, lines
+    assert lines[1].startswith('step down lite1_int8 -> lite0_int8: 100.0 fps < min_fps 150 '
+                               'for '), lines
+    assert lines[1].endswith(' s [end-to-end 30.0 fps]'), lines
+    assert lines[2].startswith('step up lite0_int8 -> lite1_int8: lite1_int8 predicted 200.0 fps '
+                               '(1.00 x 200.0 expected) >= 187.5 (min_fps 150 + 25%) for '), lines
+
+
+def test_refused_rung_is_reported_and_the_next_one_planned(graph):
+    with graph.switcher(min_fps=150.0, **FAST) as switcher, \
+            fake_classifier(graph, 'lite2', refuse=['lite1_int8']):
+        graph.wait_actives(['lite2', 'lite0_int8'])
+        graph.ros.spin_for(2.0)
+    assert "refused model lite1_int8: cannot load model 'lite1_int8': test refusal" in \
+        switcher.output()
+    lines = graph.decision_lines()
+    assert len(lines) == 2, lines
+    assert lines[1].startswith(
+        'plan lite0_int8: most accurate rung expected to meet min_fps 150 (400.0 fps, top-1 '
+        "0.744); lite1_int8 refused (cannot load model 'lite1_int8': test refusal)"), lines
+
+
+def test_restarted_classifier_is_given_the_planned_model_again(graph):
+    with graph.switcher(min_fps=150.0, **FAST) as switcher:
+        with fake_classifier(graph, 'lite2'):
+            graph.wait_actives(['lite2', 'lite1_int8'])
+        switcher.wait_for_output('/classifier went away')
+        with fake_classifier(graph, 'lite2') as classifier:
+            graph.wait_actives(['lite2', 'lite1_int8', 'lite2', 'lite1_int8'])
+            assert 'switched to lite1_int8' in classifier.output()
+        assert len(graph.decision_lines()) == 1, graph.decision_lines()
+
+
+def test_changing_the_target_at_runtime_plans_again_and_bad_values_are_refused(graph):
+    with graph.switcher(min_fps=150.0, **FAST), fake_classifier(graph, 'lite2'):
+        graph.wait_actives(['lite2', 'lite1_int8'])
+        assert graph.set_params('switcher', min_fps=300.0) == [(True, '')]
+        graph.wait_actives(['lite2', 'lite1_int8', 'lite0_int8'])
+        assert graph.set_params('switcher', hysteresis=0.5, min_accuracy=0.77) == [
+            (True, ''), (True, '')]
+        assert graph.set_params('switcher', policy='min_accuracy') == [(True, '')]
+        graph.wait_actives(['lite2', 'lite1_int8', 'lite0_int8', 'lite2_int8'])
+        assert graph.set_params('switcher', min_accuracy=0.0) == [
+            (False, 'min_accuracy must be a top-1 fraction in (0, 1], got 0.0')]
+        assert graph.set_params('switcher', policy='max_fps') == [
+            (False, "policy must be one of ('min_fps', 'min_accuracy', 'manual'), got 'max_fps'")]
+        assert graph.set_params('switcher', policy='manual') == [(True, '')]
+        assert graph.set_params('classifier', model='lite2') == [(True, '')]
+        graph.wait_actives(['lite2', 'lite1_int8', 'lite0_int8', 'lite2_int8', 'lite2'])
+        graph.ros.spin_for(2.0)
+        assert graph.model_of_classifier() == 'lite2'
+    assert [line.split(':')[0] for line in graph.decision_lines()] == [
+        'plan lite1_int8', 'plan lite0_int8', 'plan lite2_int8']
+
+
+def test_ladder_names_missing_from_the_profile_are_skipped_with_a_warning(graph):
+    with graph.switcher(ladder=['lite2', 'mobilenet_v3', 'lite0']) as switcher:
+        pass
+    output = switcher.output()
+    assert "ladder rung 'mobilenet_v3' is not in the profile: skipped" in output
+    assert "switching /classifier model along ['lite0', 'lite2']" in output
+
+
+def test_missing_profile_stops_the_node_with_an_error_naming_the_file(env, tmp_path):
+    missing = tmp_path / 'none.json'
+    with node_process(SWITCHER, ros_params(profile=str(missing)), env=env,
+                      expect_clean_exit=False) as switcher:
+        assert switcher.wait(20.0) == 1
+    assert f'cannot read profile {missing}: No such file or directory' in switcher.output()
+    assert 'Traceback' not in switcher.output()
