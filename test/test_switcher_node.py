@@ -125,7 +125,8 @@ def test_steps_down_under_load_and_back_up_when_it_lifts_without_oscillating(gra
                                'for '), lines
     assert lines[1].endswith(' s [end-to-end 30.0 fps]'), lines
     assert lines[2].startswith('step up lite0_int8 -> lite1_int8: lite1_int8 predicted 200.0 fps '
-                               '(2.00 x 100.0 measured when left) >= 187.5 (min_fps 150 + 25%) for '), lines
+                               '(2.00 x 100.0 measured when left) >= 187.5 '
+                               '(min_fps 150 + 25%) for '), lines
 
 
 def test_refused_rung_is_reported_and_the_next_one_planned(graph):
