@@ -23,7 +23,6 @@ from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescr
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
@@ -37,6 +36,7 @@ from jetson_classifier.frame_mailbox import FrameMailbox
 from jetson_classifier.frame_stats import FrameStats
 from jetson_classifier.group_executor import GroupExecutor
 from jetson_classifier.image_conversion import compressed_to_rgb, image_to_rgb
+from jetson_classifier.node_main import run_node
 
 try:
     from vision_msgs import msg as vision_msgs
@@ -371,31 +371,25 @@ class ClassifierNode(Node):
         return news
 
 
+def _spin(node):
+    """Spin the node's parameters and timers here; its camera input has its own thread."""
+    executor = GroupExecutor(node, lambda group: group is not node.input_group)
+    try:
+        while rclpy.ok():
+            executor.spin_once(timeout_sec=SPIN_CHECK_S)
+    finally:
+        executor.shutdown()
+
+
 def main(args=None):
     """Run the classifier node until Ctrl-C or SIGTERM; exit 1 with one line if it cannot start."""
     # Both signals raise KeyboardInterrupt here, so the worker threads stop before the context
     # does; rclpy's own handlers would invalidate the publishers under them.
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, signal.default_int_handler)
-    node = executor = None
-    try:
-        node = ClassifierNode()
-        executor = GroupExecutor(node, lambda group: group is not node.input_group)
-        while rclpy.ok():
-            executor.spin_once(timeout_sec=SPIN_CHECK_S)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ClassifierError, ParameterException) as error:
-        rclpy.logging.get_logger(NODE_NAME).fatal(f'cannot start: {error}')
-        return 1
-    finally:
-        if executor is not None:
-            executor.shutdown()
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(ClassifierNode, NODE_NAME, args, spin=_spin,
+                    errors=(ClassifierError, ParameterException),
+                    signal_handler_options=SignalHandlerOptions.NO)
 
 
 if __name__ == '__main__':

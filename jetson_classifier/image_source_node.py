@@ -4,7 +4,6 @@ import sys
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.task import Future
@@ -14,6 +13,7 @@ from jetson_classifier.errors import ClassifierError, ImageError
 from jetson_classifier.frame_sources import load_frames
 from jetson_classifier.image_conversion import (rgb_to_compressed, rgb_to_image,
                                                 SUPPORTED_ENCODINGS)
+from jetson_classifier.node_main import run_node
 
 ENCODINGS = SUPPORTED_ENCODINGS
 TRANSPORTS = ('raw', 'compressed', 'both')
@@ -136,22 +136,9 @@ class ImageSource(Node):
 
 
 def main(args=None):
-    """Run the image source until Ctrl-C, or until its last frame when it has a limit."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = ImageSource()
-        rclpy.spin_until_future_complete(node, node.finished)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ClassifierError as error:
-        rclpy.logging.get_logger('image_source').fatal(str(error))
-        return 1
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    """Run the image source until Ctrl-C or its last frame; a bad parameter exits with 1."""
+    return run_node(ImageSource, 'image_source', args,
+                    spin=lambda node: rclpy.spin_until_future_complete(node, node.finished))
 
 
 if __name__ == '__main__':

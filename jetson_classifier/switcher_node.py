@@ -13,8 +13,6 @@ import time
 from typing import NamedTuple, Optional
 
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, SetParametersResult
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
@@ -25,6 +23,7 @@ from std_msgs.msg import Float32, String
 from jetson_classifier.benchmark_profile import load_profile
 from jetson_classifier.catalog import share_dir
 from jetson_classifier.errors import ClassifierError
+from jetson_classifier.node_main import run_node
 from jetson_classifier.switching_policy import POLICIES, rungs_from_profile, SwitchingPolicy
 
 PROFILE_IN_SHARE = 'docs/benchmark/profile.json'
@@ -305,21 +304,7 @@ class SwitcherNode(Node):
 
 def main(args=None):
     """Run the switcher until Ctrl-C; a bad profile or parameter exits with code 1."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SwitcherNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ClassifierError, ValueError) as error:
-        rclpy.logging.get_logger('switcher').fatal(str(error))
-        return 1
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(SwitcherNode, 'switcher', args, errors=(ClassifierError, ValueError))
 
 
 if __name__ == '__main__':
