@@ -1,4 +1,4 @@
-"""Shared fixtures: the real model ladder (prepared once) and the sample photos."""
+"""Shared fixtures: the real model ladder (prepared once), sample photos, a fine-tuned model."""
 
 import os
 from pathlib import Path
@@ -6,9 +6,14 @@ from pathlib import Path
 import pytest
 
 from jetson_classifier.catalog import Catalog
+from jetson_classifier.class_groups import load_class_groups
+from jetson_classifier.finetune import finetune
 from jetson_classifier.prepare_models import prepare, sample_photos
 
 ROOT = Path(__file__).resolve().parent.parent
+FINETUNE_GROUPS = ('bird', 'dog', 'fish', 'insect', 'vehicle')
+FINETUNE_PER_GROUP = 10
+FINETUNE_HOLDOUT = 0.3
 SAMPLE_DIR = Path(os.environ.get('JETSON_CLASSIFIER_SAMPLE_DIR',
                                  ROOT.parent / 'shared' / 'datasets' / 'imagenet-1k-sample'))
 
@@ -33,3 +38,39 @@ def sample_images():
     if not SAMPLE_DIR.is_dir():
         pytest.skip(f'ImageNet sample set not found at {SAMPLE_DIR}')
     return sorted(SAMPLE_DIR.glob('*.JPEG'))
+
+
+@pytest.fixture(scope='session')
+def finetune_photos(tmp_path_factory, sample_images):
+    """
+    Lay out 10 sample photos of each of 5 coarse groups as an ImageFolder of symlinks.
+
+    Members are spread over each group's sorted synsets (every n-th), so 'dog' holds
+    Chihuahua to Siberian husky rather than ten terriers.
+    """
+    members = dict(load_class_groups(ROOT / 'config' / 'groups' / 'imagenet_coarse.yaml').groups)
+    by_synset = {path.name.split('_', 1)[0]: path for path in sample_images}
+    folder = tmp_path_factory.mktemp('coarse_photos')
+    for group in FINETUNE_GROUPS:
+        synsets = sorted(members[group])
+        (folder / group).mkdir()
+        for synset in synsets[::len(synsets) // FINETUNE_PER_GROUP][:FINETUNE_PER_GROUP]:
+            (folder / group / by_synset[synset].name).symlink_to(by_synset[synset])
+    return folder
+
+
+@pytest.fixture(scope='session')
+def finetune_model_dir(tmp_path_factory, catalog):
+    """Return a fresh model directory holding (a link to) the prepared lite0_160 base."""
+    folder = tmp_path_factory.mktemp('models')
+    base = catalog.path_of(catalog.entry('lite0_160'))
+    (folder / base.name).symlink_to(base)
+    return folder
+
+
+@pytest.fixture(scope='session')
+def finetuned(finetune_photos, finetune_model_dir):
+    """Fine-tune 'coarse5' on lite0_160 from the photo folder into the model directory."""
+    return finetune(finetune_photos, 'lite0_160', 'coarse5',
+                    Catalog.load(model_dir=finetune_model_dir),
+                    holdout=FINETUNE_HOLDOUT, log=lambda line: None)

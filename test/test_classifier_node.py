@@ -237,6 +237,22 @@ def test_class_groups_switch_turns_labels_into_group_names_and_back(ros, paramet
     assert len(label_infos[-1]) == 1000
 
 
+def test_fine_tuned_model_is_switched_to_at_runtime_like_any_other(
+        ros, parameters, finetuned, finetune_model_dir):
+    out = outputs(ros)
+    with classifier(model='lite0_160', model_dir=str(finetune_model_dir)), \
+            image_source(rate_hz=10.0):
+        ros.spin_until(lambda: out['classification'], timeout_s=20.0)
+        result, _ = set_parameter(ros, parameters, 'model', 'coarse5')
+        assert result.successful, result.reason
+        switched_at = time.monotonic()
+        ros.spin_until(lambda: len(labels_between(out['classification'], switched_at)) >= 8,
+                       10.0)
+    labels = labels_between(out['classification'], switched_at)
+    assert len(labels) >= 8 and set(labels) <= set(finetuned.classes)
+    assert [c.class_name for c in out['label_info'][-1][1].class_map] == list(finetuned.classes)
+
+
 def publish_until_classified(ros, publisher, msg, out, timeout_s=5.0):
     """Publish msg (a good frame) until its classification comes back; return it."""
     def answer():

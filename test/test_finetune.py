@@ -2,61 +2,24 @@
 
 from pathlib import Path
 
+from conftest import FINETUNE_GROUPS as GROUPS
 import numpy as np
 import onnx
 import pytest
 
 from jetson_classifier.catalog import Catalog
-from jetson_classifier.class_groups import load_class_groups
 from jetson_classifier.classifier import Classifier
 from jetson_classifier.errors import CatalogError, ImageError
 from jetson_classifier.finetune import finetune, main, read_image_folder, split_holdout
 from jetson_classifier.model_info import read_model_info
 
 ROOT = Path(__file__).resolve().parent.parent
-GROUPS = ('bird', 'dog', 'fish', 'insect', 'vehicle')
-PER_GROUP = 10
-HOLDOUT = 0.3
 
 
 @pytest.fixture(scope='module')
-def image_folder(tmp_path_factory, sample_images):
-    """
-    Lay out 10 sample photos of each of 5 coarse groups as an ImageFolder of symlinks.
-
-    Members are spread over each group's sorted synsets (every n-th), so 'dog' holds
-    Chihuahua to Siberian husky rather than ten terriers.
-    """
-    members = dict(load_class_groups(ROOT / 'config' / 'groups' / 'imagenet_coarse.yaml').groups)
-    by_synset = {path.name.split('_', 1)[0]: path for path in sample_images}
-    folder = tmp_path_factory.mktemp('coarse_photos')
-    for group in GROUPS:
-        synsets = sorted(members[group])
-        (folder / group).mkdir()
-        for synset in synsets[::len(synsets) // PER_GROUP][:PER_GROUP]:
-            (folder / group / by_synset[synset].name).symlink_to(by_synset[synset])
-    return folder
-
-
-@pytest.fixture(scope='module')
-def model_dir(tmp_path_factory, catalog):
-    """Return a fresh model directory holding (a link to) the prepared lite0_160 base."""
-    folder = tmp_path_factory.mktemp('models')
-    base = catalog.path_of(catalog.entry('lite0_160'))
-    (folder / base.name).symlink_to(base)
-    return folder
-
-
-@pytest.fixture(scope='module')
-def result(image_folder, model_dir):
-    return finetune(image_folder, 'lite0_160', 'coarse5', Catalog.load(model_dir=model_dir),
-                    holdout=HOLDOUT, log=lambda line: None)
-
-
-@pytest.fixture(scope='module')
-def classifier(result, model_dir):
+def classifier(finetuned, finetune_model_dir):
     loaded = Classifier('coarse5', backend='onnxruntime',
-                        catalog=Catalog.load(model_dir=model_dir), threads=2)
+                        catalog=Catalog.load(model_dir=finetune_model_dir), threads=2)
     yield loaded
     loaded.close()
 
@@ -95,34 +58,34 @@ def test_cli_refuses_a_base_without_torch_weights_and_a_taken_name(tmp_path, cap
         finetune(tmp_path, 'lite0', 'efficientnet_lite0_224', Catalog.load(model_dir=tmp_path))
 
 
-def test_held_out_accuracy_is_far_above_chance(result):
+def test_held_out_accuracy_is_far_above_chance(finetuned):
     # 5 balanced classes: guessing gets 20%; P(>= 11 of 15 right | p=0.2) = 1.2e-5.
     # The held-out photos are breeds/species the head never saw, so this is transfer.
-    assert len(result.held_out) == 15
-    assert result.per_class().keys() == set(GROUPS)
-    assert all(total == 3 for _, total in result.per_class().values())
-    assert result.accuracy >= 11 / 15
+    assert len(finetuned.held_out) == 15
+    assert finetuned.per_class().keys() == set(GROUPS)
+    assert all(total == 3 for _, total in finetuned.per_class().values())
+    assert finetuned.accuracy >= 11 / 15
 
 
 def test_model_loads_by_name_from_the_user_catalog_with_folder_names_as_labels(
-        result, classifier, model_dir):
+        finetuned, classifier, finetune_model_dir):
     assert classifier.info.labels == GROUPS
-    entry = Catalog.load(model_dir=model_dir).entry('coarse5')
+    entry = Catalog.load(model_dir=finetune_model_dir).entry('coarse5')
     assert (entry.file, entry.precision, entry.base) == ('coarse5.onnx', 'fp32', 'lite0_160')
-    assert f'held-out top-1 {result.accuracy:.1%} on 15 images' in entry.notes
+    assert f'held-out top-1 {finetuned.accuracy:.1%} on 15 images' in entry.notes
 
 
-def test_exported_model_gives_the_heads_answers_on_held_out_photos(result, classifier):
-    paths = [path for path, _ in result.held_out]
+def test_exported_model_gives_the_heads_answers_on_held_out_photos(finetuned, classifier):
+    paths = [path for path, _ in finetuned.held_out]
     answers = classifier.probabilities(paths).argmax(axis=1)
-    assert answers.tolist() == list(result.predicted)
-    bird = next(path for path, truth in result.held_out if GROUPS[truth] == 'bird')
+    assert answers.tolist() == list(finetuned.predicted)
+    bird = next(path for path, truth in finetuned.held_out if GROUPS[truth] == 'bird')
     assert classifier.classify(bird)[0].label == 'bird'
 
 
 def test_exported_model_has_the_shipped_models_interface_and_preprocessing(
-        result, catalog):
-    mine, shipped = onnx.load(str(result.path)), onnx.load(
+        finetuned, catalog):
+    mine, shipped = onnx.load(str(finetuned.path)), onnx.load(
         str(catalog.path_of(catalog.entry('lite0_160'))))
     for ours, theirs in ((mine.graph.input, shipped.graph.input),
                          (mine.graph.output[:1], shipped.graph.output[:1])):
@@ -133,7 +96,7 @@ def test_exported_model_has_the_shipped_models_interface_and_preprocessing(
     assert [(o.domain, o.version) for o in mine.opset_import] == [('', 17)]
     keys = {p.key for p in mine.metadata_props}
     assert keys == {p.key for p in shipped.metadata_props} - {'synsets', 'published_top1'}
-    info, base = read_model_info(result.path), read_model_info(
+    info, base = read_model_info(finetuned.path), read_model_info(
         catalog.path_of(catalog.entry('lite0_160')))
     assert (info.input_size, info.crop_fraction, info.mean, info.std, info.color_order) == (
         base.input_size, base.crop_fraction, base.mean, base.std, base.color_order)
