@@ -1,7 +1,5 @@
 """finetune: a new head for the user's own classes on real photos, exported like the ladder."""
 
-from pathlib import Path
-
 from conftest import FINETUNE_GROUPS as GROUPS
 import numpy as np
 import onnx
@@ -12,8 +10,6 @@ from jetson_classifier.classifier import Classifier
 from jetson_classifier.errors import CatalogError, ImageError
 from jetson_classifier.finetune import finetune, main, read_image_folder, split_holdout
 from jetson_classifier.model_info import read_model_info
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope='module')
