@@ -256,9 +256,11 @@ class SwitchingPolicy:
         limit = self.constraint.value
         self._fps = fps
         self.speed_factor = fps / self.rungs[self._expected].fps
+        settled = self._last_switch is None or now - self._last_switch >= self.window_s
         for record in self._left_slow.values():
-            if record[1] == self._expected and record[2] is None:
-                record[2] = fps
+            if record[1] == self._expected and record[2] is None and settled:
+                record[2] = fps  # a full window after landing: the new model's first frames
+                # (slow, or averaged with the old model's) would skew the reference
         better = self._neighbour(self._expected, 1)
         slow = fps < limit
         fast = better is not None and self._clears_margin(better)
@@ -283,7 +285,9 @@ class SwitchingPolicy:
     def _prediction(self, i):
         """Return rung i's predicted fps now and how it was reached, in words."""
         left_at, below, below_then = self._left_slow.get(i, (None, None, None))
-        if below == self._expected and below_then:
+        if below == self._expected:
+            if below_then is None:
+                return 0.0, 'no settled reference yet'
             scale = self._fps / below_then
             return left_at * scale, f'{scale:.2f} x {left_at:.1f} measured when left'
         factor = self.speed_factor or 0.0

@@ -39,8 +39,8 @@ def ros_env(domain, profile=CAMERA_PROFILE):
     env['PYTHONUNBUFFERED'] = '1'
     for name in PROFILE_VARIABLES:
         env.pop(name, None)
-        if profile is not None:
-            env[name] = str(profile)
+    if profile is not None:
+        env['FASTDDS_DEFAULT_PROFILES_FILE'] = str(profile)  # Fast DDS 3, as in these wheels
     return env
 
 

@@ -491,3 +491,16 @@ def test_rung_left_for_being_slow_is_retried_once_the_platform_has_sped_up_enoug
     assert [(t, target) for t, target, _ in switches] == [
         (3.0, 'lite2'), (9.0, 'lite2_int8'), (63.0, 'lite2')]
     assert 'lite2 predicted 160.0 fps (2.00 x 80.0 measured when left)' in switches[2][2]
+
+
+def test_a_slow_first_sample_after_stepping_down_does_not_make_the_left_rung_look_fast():
+    # The first frames of a newly loaded model are slow: lite2_int8 reads 100 fps for its
+    # first second, then 400. A reference taken then would predict lite2 at 80 * 4 = 320.
+    def real(t, model):
+        if model == 'lite2':
+            return 80.0
+        return 100.0 if 9.0 <= t < 10.0 else 400.0
+    policy = SwitchingPolicy(LADDER[2:], min_fps=100.0, hysteresis=0.25, window_s=3.0,
+                             cooldown_s=6.0)
+    switches = run_platform(policy, real, 120.0)
+    assert [(t, target) for t, target, _ in switches] == [(3.0, 'lite2'), (9.0, 'lite2_int8')]
