@@ -54,15 +54,16 @@ def ros_params(**values):
 
 
 class NodeProcess:
-    """A running `python -m module` node whose combined output goes to a file."""
+    """A running node (`python -m module`, or an installed executable) logging to a file."""
 
-    def __init__(self, module, args, ros_args, env, log_path):
+    def __init__(self, module, args, ros_args, env, log_path, executable=None):
         self.module = module
         self._log_path = log_path
         self._final_output = None
+        command = [executable] if executable else [sys.executable, '-m', module]
         with open(log_path, 'wb') as log:
             self.process = subprocess.Popen(
-                [sys.executable, '-m', module, *args, '--ros-args', *ros_args],
+                [*command, *args, '--ros-args', *ros_args],
                 env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
 
     def output(self):
@@ -105,9 +106,11 @@ class NodeProcess:
 
 @contextlib.contextmanager
 def node_process(module, ros_args=(), env=None, ready_text=None, timeout_s=20.0,
-                 expect_clean_exit=True, args=()):
+                 expect_clean_exit=True, args=(), executable=None):
     """
     Run `python -m module *args --ros-args *ros_args` for the with-block, then Ctrl-C it.
+
+    `executable` (an installed program) runs instead of `python -m module`.
 
     Waits for `ready_text` in its output first. When the block fails, or the process ends
     with a non-zero code or a traceback while `expect_clean_exit`, the error carries its
@@ -115,7 +118,8 @@ def node_process(module, ros_args=(), env=None, ready_text=None, timeout_s=20.0,
     """
     env = ros_env(domain_id()) if env is None else env
     with tempfile.TemporaryDirectory(prefix='ros_node_') as folder:
-        node = NodeProcess(module, list(args), list(ros_args), env, Path(folder) / 'output.log')
+        node = NodeProcess(module, list(args), list(ros_args), env, Path(folder) / 'output.log',
+                           executable)
         try:
             if ready_text is not None:
                 node.wait_for_output(ready_text, timeout_s)
