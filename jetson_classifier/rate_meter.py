@@ -1,6 +1,10 @@
-"""Events per second over a sliding time window: the fps a node reports, without ROS."""
+"""Rates over sliding time windows, without ROS: the fps a node reports and a network's fps."""
 
 import collections
+import statistics
+
+# Shortest window the network fps is taken over: a few frames even at a switcher's tightest.
+MIN_FPS_WINDOW_S = 0.5
 
 
 class RateMeter:
@@ -43,3 +47,42 @@ class RateMeter:
     def _forget_before(self, oldest_s):
         while self._times and self._times[0] < oldest_s:
             self._times.popleft()
+
+
+class NetworkFps:
+    """
+    Network fps over a sliding window: 1000 / median inference ms of the samples in it.
+
+    The median, like the profile's fps (1000 / p50), ignores the slow first frame of a newly
+    loaded model and scheduling hiccups, which a mean would turn into a false step down.
+    """
+
+    def __init__(self, window_s):
+        self._samples = collections.deque()
+        self.window_s = window_s
+
+    @property
+    def window_s(self):
+        """Return the averaging window in seconds (never under MIN_FPS_WINDOW_S)."""
+        return self._window_s
+
+    @window_s.setter
+    def window_s(self, seconds):
+        self._window_s = max(seconds, MIN_FPS_WINDOW_S)
+
+    def add(self, now, inference_ms):
+        """Record one frame's inference time; non-positive or non-finite times are ignored."""
+        if 0 < inference_ms < float('inf'):
+            self._samples.append((now, inference_ms))
+
+    def clear(self):
+        """Forget every sample (the model changed)."""
+        self._samples.clear()
+
+    def fps(self, now):
+        """Return the fps over the last window_s, None when no sample is that recent."""
+        while len(self._samples) > 1 and now - self._samples[0][0] > self.window_s:
+            self._samples.popleft()
+        if not self._samples or now - self._samples[-1][0] > self.window_s:
+            return None
+        return 1000.0 / statistics.median(ms for _, ms in self._samples)

@@ -6,8 +6,6 @@ It plans from the benchmark profile, then follows the classifier's measured netw
 setting the classifier's `model` parameter.
 """
 
-import collections
-import statistics
 import sys
 import time
 from typing import NamedTuple, Optional
@@ -24,12 +22,12 @@ from jetson_classifier.benchmark_profile import load_profile
 from jetson_classifier.catalog import share_dir
 from jetson_classifier.errors import ClassifierError
 from jetson_classifier.node_main import run_node
+from jetson_classifier.rate_meter import NetworkFps
 from jetson_classifier.switching_policy import POLICIES, rungs_from_profile, SwitchingPolicy
 
 PROFILE_IN_SHARE = 'docs/benchmark/profile.json'
 TICK_S = 0.25
 # The fps is averaged over at least this long, so that a zero window_s still has a sample.
-MIN_FPS_WINDOW_S = 0.5
 # Requests left unanswered this long were lost (the classifier restarted): ask again. A set
 # may wait on a model load, which can take long (a TensorRT engine build).
 GET_TIMEOUT_S = 5.0
@@ -64,45 +62,6 @@ def default_profile_path():
         raise ClassifierError(f'parameter profile: not set, and no shipped profile at {path}; '
                               'run the benchmark and pass -p profile:=<its JSON>')
     return path
-
-
-class NetworkFps:
-    """
-    Network fps over a sliding window: 1000 / median inference ms of the samples in it.
-
-    The median, like the profile's fps (1000 / p50), ignores the slow first frame of a newly
-    loaded model and scheduling hiccups, which a mean would turn into a false step down.
-    """
-
-    def __init__(self, window_s):
-        self._samples = collections.deque()
-        self.window_s = window_s
-
-    @property
-    def window_s(self):
-        """Return the averaging window in seconds (never under MIN_FPS_WINDOW_S)."""
-        return self._window_s
-
-    @window_s.setter
-    def window_s(self, seconds):
-        self._window_s = max(seconds, MIN_FPS_WINDOW_S)
-
-    def add(self, now, inference_ms):
-        """Record one frame's inference time; non-positive or non-finite times are ignored."""
-        if 0 < inference_ms < float('inf'):
-            self._samples.append((now, inference_ms))
-
-    def clear(self):
-        """Forget every sample (the model changed)."""
-        self._samples.clear()
-
-    def fps(self, now):
-        """Return the fps over the last window_s, None when no sample is that recent."""
-        while len(self._samples) > 1 and now - self._samples[0][0] > self.window_s:
-            self._samples.popleft()
-        if not self._samples or now - self._samples[-1][0] > self.window_s:
-            return None
-        return 1000.0 / statistics.median(ms for _, ms in self._samples)
 
 
 class SwitcherNode(Node):

@@ -11,8 +11,6 @@ import pytest
 from ros_processes import domain_id, listener, node_process, ros_env, ros_params
 from switcher_testing import SWITCHER, SwitcherGraph, write_test_profile
 
-from jetson_classifier.switcher_node import NetworkFps
-
 FAKE = 'fake_classifier'
 TEST_DIR = Path(__file__).resolve().parent
 # fps, top1: lite0 is dominated (slower and less accurate than lite1_int8): not on the front.
@@ -52,39 +50,6 @@ def graph(ros, env, profile_path):
 
 
 # --- the fps window, without ROS --------------------------------------------------------------
-
-
-def test_network_fps_is_1000_over_the_median_inference_ms_in_the_window():
-    meter = NetworkFps(window_s=1.0)
-    for t, ms in ((0.0, 40.0), (0.5, 10.0), (0.9, 12.5), (1.1, 400.0), (1.2, 20.0)):
-        meter.add(t, ms)
-    # At 1.2 the window is [0.2, 1.2]: median of 10, 12.5, 400, 20 is 16.25 ms.
-    assert meter.fps(1.2) == pytest.approx(1000.0 / 16.25)
-    assert meter.fps(1.6) == pytest.approx(1000.0 / 20.0)
-
-
-def test_network_fps_is_none_once_the_newest_sample_is_older_than_the_window():
-    meter = NetworkFps(window_s=1.0)
-    meter.add(0.0, 10.0)
-    assert meter.fps(1.0) == pytest.approx(100.0)
-    assert meter.fps(1.01) is None
-
-
-def test_network_fps_ignores_bad_samples_and_forgets_on_clear():
-    meter = NetworkFps(window_s=2.0)
-    for ms in (0.0, -5.0, float('nan'), float('inf')):
-        meter.add(0.0, ms)
-    assert meter.fps(0.0) is None
-    meter.add(0.0, 8.0)
-    meter.clear()
-    assert meter.fps(0.0) is None
-
-
-def test_network_fps_window_has_a_floor_so_zero_window_still_measures():
-    meter = NetworkFps(window_s=0.0)
-    meter.add(0.0, 20.0)
-    assert meter.window_s == 0.5
-    assert meter.fps(0.4) == pytest.approx(50.0)
 
 
 # --- the node against the stand-in classifier ---------------------------------------------------
