@@ -17,6 +17,9 @@ from jetson_classifier.errors import ModelLoadError
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
+# NodeProto.op_type is field 4 (tag byte 0x22) followed by its length: finding these
+# byte strings finds Q/DQ nodes without parsing a model of tens of megabytes.
+_QDQ_OP_TYPES = (b'\x22\x0eQuantizeLinear', b'\x22\x10DequantizeLinear')
 _JSON_FIELDS = ('labels', 'synsets', 'mean', 'std')
 _NUMBER_FIELDS = {'input_size': int, 'crop_fraction': float, 'published_top1': float,
                   'macs': int, 'params': int}
@@ -73,6 +76,11 @@ def load_onnx(path):
         return onnx.load(str(path))
     except Exception as error:  # onnx raises DecodeError, OSError, ValueError...
         raise ModelLoadError(f'not a readable ONNX model: {path} ({error})') from error
+
+
+def is_explicitly_quantized(onnx_bytes):
+    """Tell whether the ONNX model holds QuantizeLinear/DequantizeLinear (QDQ) nodes."""
+    return any(op_type in onnx_bytes for op_type in _QDQ_OP_TYPES)
 
 
 def input_size_of(model):

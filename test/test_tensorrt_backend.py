@@ -16,11 +16,11 @@ import pytest
 from jetson_classifier import int8_calibration
 from jetson_classifier.backends import create_backend
 from jetson_classifier.backends.onnxruntime_backend import OnnxRuntimeBackend
-from jetson_classifier.backends.tensorrt_backend import is_explicitly_quantized, TensorRTBackend
+from jetson_classifier.backends.tensorrt_backend import TensorRTBackend
 from jetson_classifier.engine_cache import CACHE_DIR_ENV, EngineCache, EngineKey
 from jetson_classifier.errors import BackendUnavailableError, ClassifierError, ModelLoadError
 from jetson_classifier.image_files import read_rgb
-from jetson_classifier.model_info import read_model_info
+from jetson_classifier.model_info import is_explicitly_quantized, read_model_info
 from jetson_classifier.preprocessing import preprocess
 
 

@@ -1,10 +1,12 @@
 """ONNX Runtime backend: TensorRT EP, then CUDA EP, then CPU EP, whichever exist."""
 
+from pathlib import Path
+
 import onnxruntime as ort
 
 from jetson_classifier.backends.base import Backend
 from jetson_classifier.errors import ModelLoadError
-from jetson_classifier.model_info import load_onnx
+from jetson_classifier.model_info import is_explicitly_quantized
 
 _PREFERRED = ('TensorrtExecutionProvider', 'CUDAExecutionProvider', 'CPUExecutionProvider')
 
@@ -24,7 +26,7 @@ class OnnxRuntimeBackend(Backend):
                  providers=None):
         """Load `model_path`; precision 'fp16'/'int8' reaches the TensorRT EP only."""
         self._path = str(model_path)
-        self._model_precision = _declared_precision(self._path)
+        self._model_precision = _declared_precision(model_path)
         self._precision = precision or self._model_precision
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -78,9 +80,13 @@ class OnnxRuntimeBackend(Backend):
 
 
 def _declared_precision(path):
-    """Return 'int8' for a quantized (QDQ) graph, else the metadata's precision or 'fp32'."""
-    model = load_onnx(path)
-    if any(node.op_type == 'QuantizeLinear' for node in model.graph.node):
-        return 'int8'
-    props = {p.key: p.value for p in model.metadata_props}
-    return props.get('precision', 'fp32')
+    """
+    Return 'int8' for a quantized (QDQ) graph, else 'fp32'.
+
+    The same detector the TensorRT backend uses; our files' metadata says the same.
+    """
+    try:
+        onnx_bytes = Path(path).read_bytes()
+    except OSError as error:
+        raise ModelLoadError(f'cannot read model file {path}: {error}') from error
+    return 'int8' if is_explicitly_quantized(onnx_bytes) else 'fp32'

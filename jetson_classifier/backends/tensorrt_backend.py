@@ -17,14 +17,11 @@ from jetson_classifier.backends.base import Backend
 from jetson_classifier.backends.cuda_memory import CudaDevice
 from jetson_classifier.engine_cache import EngineCache, EngineKey, sha256_hex
 from jetson_classifier.errors import BackendUnavailableError, ClassifierError, ModelLoadError
+from jetson_classifier.model_info import is_explicitly_quantized
 
 PRECISIONS = ('fp32', 'fp16', 'int8')
 
 _log = logging.getLogger(__name__)
-
-# NodeProto.op_type is field 4 (tag byte 0x22) followed by its length: finding these
-# byte strings finds Q/DQ nodes without parsing a model of tens of megabytes.
-_QDQ_OP_TYPES = (b'\x22\x0eQuantizeLinear', b'\x22\x10DequantizeLinear')
 
 _LOG_LEVELS = {0: logging.CRITICAL, 1: logging.ERROR, 2: logging.WARNING, 3: logging.DEBUG}
 _TRT_LOGGERS = {}
@@ -43,11 +40,6 @@ def import_tensorrt():
             f'TensorRT {trt.__version__} is installed; this backend needs TensorRT 10 or '
             'newer (JetPack 6)')
     return trt
-
-
-def is_explicitly_quantized(onnx_bytes):
-    """Whether the ONNX model holds QuantizeLinear/DequantizeLinear (QDQ) nodes."""
-    return any(op_type in onnx_bytes for op_type in _QDQ_OP_TYPES)
 
 
 def has_uint8_activations(onnx_bytes):
