@@ -48,9 +48,10 @@ PEAK_MEMORY_METHOD = (
     'through /proc/self/clear_refs; elsewhere the growth of ru_maxrss)')
 LATENCY_METHOD = (
     'backend call only (no decode/preprocess), random input; after warm-up, interleaved rounds '
-    'with the model order rotated each round; one untimed call before each block of timed calls')
-_PROBE = ('import sys; from jetson_classifier.benchmark import probe_peak_memory; '
-          'print(probe_peak_memory(sys.argv[1]))')
+    'with the model order rotated each round; one untimed call before each block of timed calls; '
+    'in a fresh process whose ONNX Runtime sessions share one pool of --threads threads')
+_PROBE = ('import sys; from jetson_classifier.benchmark import {probe}; '
+          'print({probe}(sys.argv[1]))')
 
 
 @dataclasses.dataclass
@@ -193,6 +194,56 @@ def measure_latency(variants, rounds, runs, warmup, progress):
     return samples
 
 
+def probe_latency(request):
+    """
+    In a fresh process: load the variants as the benchmark did and time them; JSON samples.
+
+    Its ONNX Runtime sessions share one thread pool: with a pool each, the idle pools'
+    spinning workers slow the one that runs (benchmarks/thread_pools.py). ONNX Runtime
+    makes that pool process-wide and then refuses sessions with pools of their own, hence
+    a process of its own.
+    """
+    request = json.loads(request)
+    if 'onnxruntime' in request['backends']:  # imported here: a TensorRT-only machine may lack it
+        from jetson_classifier.backends.onnxruntime_backend import share_one_thread_pool
+        share_one_thread_pool(request['threads'])
+    catalog = Catalog.load(request['catalog'], request['model_dir'])
+    variants = load_variants(catalog, request['models'], request['backends'],
+                             request['precisions'], request['batches'], request['threads'],
+                             request['cache_dir'], log=lambda line: None)
+    progress = Progress('latency ', request['rounds'] * len(variants))
+    samples = measure_latency(variants, request['rounds'], request['runs'], request['warmup'],
+                              progress)
+    progress.close()
+    for v in variants:
+        v.backend.close()
+    return json.dumps(samples)
+
+
+def measure_latency_in_fresh_process(args, models, backends, precisions):
+    """Run probe_latency over the benchmark's own choices; {name: {batch: [seconds, ...]}}."""
+    request = {'catalog': args.catalog, 'model_dir': args.model_dir, 'models': models,
+               'backends': backends, 'precisions': precisions, 'batches': args.batches,
+               'threads': args.threads, 'cache_dir': args.cache_dir, 'rounds': args.rounds,
+               'runs': args.runs, 'warmup': args.warmup}
+    done = _run_probe('probe_latency', request, stderr=None)
+    if done.returncode != 0:
+        raise ClassifierError(f'the latency probe failed (exit code {done.returncode}); '
+                              'its error is printed above')
+    samples = json.loads(done.stdout.strip().splitlines()[-1])
+    return {name: {int(b): s for b, s in per.items()} for name, per in samples.items()}
+
+
+def _run_probe(probe, request, stderr=subprocess.PIPE):
+    """Call `probe`(JSON of `request`) in a fresh Python that imports this very package."""
+    package_parent = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [package_parent, os.environ.get('PYTHONPATH')])))
+    return subprocess.run([sys.executable, '-c', _PROBE.format(probe=probe),
+                           json.dumps(request)], stdout=subprocess.PIPE, stderr=stderr,
+                          text=True, env=env, check=False)
+
+
 def _peak_rss_reset():
     """
     Return (read the peak RSS in bytes, whether the peak starts from the current RSS now).
@@ -234,14 +285,10 @@ def probe_peak_memory(request):
 
 def measure_peak_memory(variant, threads, cache_dir, log):
     """Run probe_peak_memory for `variant` in a fresh Python; None (with a note) if it fails."""
-    request = json.dumps({'kind': variant.kind, 'path': str(variant.path), 'threads': threads,
-                          'precision': variant.precision_request, 'cache_dir': cache_dir,
-                          'input_size': variant.info.input_size, 'batches': variant.batches})
-    package_parent = str(Path(__file__).resolve().parent.parent)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        filter(None, [package_parent, os.environ.get('PYTHONPATH')])))
-    done = subprocess.run([sys.executable, '-c', _PROBE, request], capture_output=True,
-                          text=True, env=env, check=False)
+    done = _run_probe('probe_peak_memory', {
+        'kind': variant.kind, 'path': str(variant.path), 'threads': threads,
+        'precision': variant.precision_request, 'cache_dir': cache_dir,
+        'input_size': variant.info.input_size, 'batches': variant.batches})
     if done.returncode != 0:
         log(f'{variant.name}: peak memory not measured, the probe failed: '
             f'{done.stderr.strip().splitlines()[-1:]}')
@@ -545,8 +592,9 @@ def run(args, out=None):
     if unknown or not backends:
         raise ClassifierError(f'--backends {args.backends!r}: expected some of '
                               f'{", ".join(MEASURED_BACKENDS)}')
-    variants = load_variants(catalog, models, backends, _names([args.precisions or '']),
-                             args.batches, args.threads, args.cache_dir, _log)
+    precisions = _names([args.precisions or ''])
+    variants = load_variants(catalog, models, backends, precisions, args.batches, args.threads,
+                             args.cache_dir, _log)
     seconds['load'] = time.perf_counter() - started
 
     phase = time.perf_counter()
@@ -556,9 +604,7 @@ def run(args, out=None):
     seconds['peak_memory'] = time.perf_counter() - phase
 
     phase = time.perf_counter()
-    progress = Progress('latency ', args.rounds * len(variants))
-    latency = measure_latency(variants, args.rounds, args.runs, args.warmup, progress)
-    progress.close()
+    latency = measure_latency_in_fresh_process(args, models, backends, precisions)
     seconds['latency'] = time.perf_counter() - phase
 
     phase = time.perf_counter()

@@ -14,6 +14,7 @@ import pytest
 from jetson_classifier import benchmark
 from jetson_classifier.benchmark_profile import load_profile
 from jetson_classifier.catalog import Catalog
+from jetson_classifier.errors import ClassifierError
 from jetson_classifier.model_info import ModelInfo, write_model_info
 from jetson_classifier.switching_policy import choose_rung, parse_constraint, rungs_from_profile
 
@@ -154,6 +155,24 @@ def test_claims_with_two_models_are_reported_as_not_testable(full_run):
     _, text, _ = full_run
     assert 'operation count predicts latency (linear) [onnxruntime CPUExecutionProvider fp32, ' \
            '2 models]: not testable with two models' in text
+
+
+def test_timing_leaves_this_process_free_to_make_sessions_with_pools_of_their_own(full_run, tiny):
+    # The timing process shares one ONNX Runtime pool, which would refuse this session here.
+    import onnxruntime
+    session = onnxruntime.InferenceSession(str(tiny / 'tiny16.onnx'),
+                                           providers=['CPUExecutionProvider'])
+    scores = session.run(None, {'input': np.zeros((1, 3, 16, 16), np.float32)})[0]
+    assert scores.shape == (1, len(LABELS))
+
+
+def test_a_failed_timing_process_is_reported_with_its_exit_code(tiny, tmp_path, monkeypatch):
+    monkeypatch.setattr(benchmark, '_PROBE', 'import sys; sys.exit(3)')
+    args = benchmark.build_parser().parse_args(
+        ['--catalog', str(tiny / 'catalog.yaml'), '--model-dir', str(tiny), '--models', 'tiny16',
+         '--limit', '0', '--output', str(tmp_path)])
+    with pytest.raises(ClassifierError, match=r'the latency probe failed \(exit code 3\)'):
+        benchmark.run(args, io.StringIO())
 
 
 def test_models_subset_measures_only_the_named_model(tiny, tmp_path):

@@ -1,0 +1,45 @@
+"""The ONNX Runtime backend's shared thread pool, in fresh processes (it is process-wide)."""
+
+import json
+from pathlib import Path
+import subprocess
+import sys
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Prints what a session with its own pool scores next to two later sessions on the shared
+# pool (one asking for another thread count), and what resizing the shared pool raises.
+SHARED_POOL_SCRIPT = """
+import json, sys
+import numpy as np
+from jetson_classifier.backends.onnxruntime_backend import (OnnxRuntimeBackend,
+                                                            share_one_thread_pool)
+from jetson_classifier.errors import BackendUnavailableError
+
+path = sys.argv[1]
+batch = np.random.default_rng(0).uniform(-1, 1, (2, 3, 160, 160)).astype(np.float32)
+own = OnnxRuntimeBackend(path, threads=1)
+share_one_thread_pool(2)
+share_one_thread_pool(2)
+shared = [OnnxRuntimeBackend(path, threads=threads) for threads in (2, 1)]
+scores = [b.infer(batch) for b in (*shared, own)]
+try:
+    share_one_thread_pool(1)
+    refusal = None
+except BackendUnavailableError as error:
+    refusal = str(error)
+print(json.dumps({'max_diff': max(float(np.abs(s - scores[-1]).max()) for s in scores),
+                  'top1': [s.argmax(1).tolist() for s in scores], 'refusal': refusal}))
+"""
+
+
+def test_sessions_on_the_shared_pool_score_as_one_with_its_own_and_resizing_is_refused(
+        catalog):
+    path = catalog.path_of(catalog.entry('lite0_160'))
+    done = subprocess.run([sys.executable, '-c', SHARED_POOL_SCRIPT, str(path)], cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answer['max_diff'] < 1e-4
+    assert answer['top1'][0] == answer['top1'][1] == answer['top1'][2]
+    assert answer['refusal'] == ('this process already shares a pool of 2 ONNX Runtime '
+                                 'threads; it cannot have one of 1 as well')
