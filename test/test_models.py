@@ -8,8 +8,8 @@ import pytest
 from jetson_classifier.classifier import Classifier, load_model
 from jetson_classifier.errors import ModelLoadError
 from jetson_classifier.image_files import read_rgb
-from jetson_classifier.model_info import read_model_info
-from jetson_classifier.prepare_models import prepare
+from jetson_classifier.model_info import load_onnx, read_model_info
+from jetson_classifier.prepare_models import input_convs, prepare, quantize
 
 LADDER = ['lite0_160', 'lite0_192', 'lite0', 'lite1', 'lite2']
 CATS = {'tabby', 'tiger cat', 'Egyptian cat'}
@@ -66,6 +66,19 @@ def test_preparing_again_touches_nothing(catalog):
     prepare(catalog, log=lines.append)
     assert [os.stat(p).st_mtime_ns for p in paths] == before
     assert all('up to date' in line for line in lines) and len(lines) == len(paths)
+
+
+def test_the_stem_can_be_left_fp32_when_quantizing(catalog):
+    path = catalog.path_of(catalog.entry('lite0_160'))
+    stem = input_convs(load_onnx(path))
+    assert stem == ['/_conv_stem/Conv']
+    model = quantize(path, read_model_info(path), keep_fp32=stem)
+    made_by = {output: node for node in model.graph.node for output in node.output}
+    conv = next(node for node in model.graph.node if node.name == stem[0])
+    assert conv.input[0] == 'input' and conv.input[1] not in made_by  # FP32 in, FP32 weights
+    dequantized = [node for node in model.graph.node if node.op_type == 'Conv'
+                   and made_by.get(node.input[1], conv).op_type == 'DequantizeLinear']
+    assert len(dequantized) == sum(node.op_type == 'Conv' for node in model.graph.node) - 1
 
 
 def test_a_loaded_path_is_described_by_its_own_metadata(catalog):

@@ -1,0 +1,62 @@
+"""
+INT8 recipes side by side in one benchmark run: every conv int8, or the input conv left FP32.
+
+Quantizes each FP32 rung both ways into a scratch folder, then runs the benchmark tool over
+the FP32 rungs and both twins of each: latency interleaved, top-1 on the labelled photos,
+and each twin's speed-up over its FP32 rung.
+
+    python -m benchmarks.int8_recipe [--rungs NAME ...] [--output DIR] [benchmark options]
+"""
+
+import argparse
+import dataclasses
+from pathlib import Path
+import sys
+import tempfile
+
+import onnx
+import yaml
+
+from jetson_classifier import benchmark
+from jetson_classifier.catalog import Catalog
+from jetson_classifier.model_info import load_onnx, read_model_info, write_model_info
+from jetson_classifier.prepare_models import input_convs, quantize
+
+LADDER = ('lite0_160', 'lite0_192', 'lite0', 'lite1', 'lite2')
+# Recipe name -> the nodes of the FP32 model it leaves in FP32.
+RECIPES = {'all_int8': lambda model: [], 'fp32_stem': input_convs}
+
+
+def write_twins(rungs, folder):
+    """Quantize each rung by every recipe into `folder`; return the catalog file listing all."""
+    catalog, entries = Catalog.load(), {}
+    for rung in rungs:
+        fp32_path = catalog.path_of(catalog.entry(rung))
+        info = read_model_info(fp32_path)
+        entries[rung] = {'file': str(fp32_path), 'precision': 'fp32'}
+        for recipe, kept in RECIPES.items():
+            name = f'{rung}_{recipe}'
+            model = quantize(fp32_path, info, kept(load_onnx(fp32_path)))
+            write_model_info(model, dataclasses.replace(info, name=name, precision='int8'))
+            onnx.save(model, str(folder / f'{name}.onnx'))
+            entries[name] = {'file': f'{name}.onnx', 'precision': 'int8', 'int8_of': rung}
+            print(f'{name}: quantized', file=sys.stderr)
+    path = folder / 'catalog.yaml'
+    path.write_text(yaml.safe_dump({'models': entries}, sort_keys=False))
+    return path
+
+
+def main(argv=None):
+    """Quantize, then benchmark; options the script does not know go to the benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[1])
+    parser.add_argument('--rungs', nargs='+', default=LADDER, help='FP32 catalog names')
+    parser.add_argument('--output', type=Path, default=Path('out/int8_recipe'))
+    args, benchmark_options = parser.parse_known_args(argv)
+    with tempfile.TemporaryDirectory() as scratch:
+        catalog = write_twins(args.rungs, Path(scratch))
+        return benchmark.main(['--catalog', str(catalog), '--model-dir', scratch,
+                               '--output', str(args.output), *benchmark_options])
+
+
+if __name__ == '__main__':
+    sys.exit(main())
