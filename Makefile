@@ -53,8 +53,12 @@ demo: models
 test: models
 	$(PY) -m pytest -q test
 
+# The ImageNet sample set for accuracy, where this checkout has it beside it.
+SAMPLE_DIR ?= $(abspath $(CURDIR)/../shared/datasets/imagenet-1k-sample)
+
 benchmark: models
-	benchmark --output docs/benchmark
+	benchmark $(if $(wildcard $(SAMPLE_DIR)),--dataset $(SAMPLE_DIR)) \
+		--class-groups config/groups/imagenet_coarse.yaml --output docs/benchmark
 
 lint: setup
 	$(PY) -m pytest -q test/test_flake8.py test/test_pep257.py
