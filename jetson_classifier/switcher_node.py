@@ -32,8 +32,8 @@ TICK_S = 0.25
 # may wait on a model load, which can take long (a TensorRT engine build).
 GET_TIMEOUT_S = 5.0
 SET_TIMEOUT_S = 120.0
-POLICY_PARAMETERS = ('policy', 'min_fps', 'min_accuracy', 'hysteresis', 'window_s', 'cooldown_s')
-TUNING_PARAMETERS = ('hysteresis', 'window_s', 'cooldown_s')
+TUNING_PARAMETERS = ('hysteresis', 'window_s', 'cooldown_s', 'retry_s')
+POLICY_PARAMETERS = ('policy', 'min_fps', 'min_accuracy', *TUNING_PARAMETERS)
 # Late subscribers (an operator's `ros2 topic echo`) get the model and the recent decisions.
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 DECISION_HISTORY = QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -92,6 +92,10 @@ class SwitcherNode(Node):
             low=0.0, high=3600.0))
         self.declare_parameter('cooldown_s', 6.0, _descriptor(
             'Least seconds between two switches', low=0.0, high=3600.0))
+        self.declare_parameter('retry_s', 60.0, _descriptor(
+            'Seconds before a model left for being too slow is tried again, twice as long '
+            'after each try that finds it still too slow; 0: only when predicted to hold',
+            low=0.0, high=86400.0))
 
         profile_path = profile or default_profile_path()
         self._rungs, warnings = rungs_from_profile(load_profile(profile_path), ladder)

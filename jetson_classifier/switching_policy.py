@@ -4,6 +4,7 @@ Which model a classifier should run to hold an fps or accuracy target: pure logi
 Time is passed in (seconds on any monotonic clock), so every decision can be replayed in tests.
 """
 
+import dataclasses
 import math
 from typing import NamedTuple, Optional
 
@@ -151,6 +152,17 @@ def choose_rung(rungs, constraint):
                             f'the most accurate has top-1 {_top1(r)}')
 
 
+@dataclasses.dataclass
+class _Departure:
+    """A rung left for being too slow: its fps then, the rung below it went to, and when."""
+
+    fps: float
+    below: int
+    at: float
+    retries: int = 0  # retries since that came back slow
+    below_fps: float = None  # the rung below's settled fps, once it has one
+
+
 class SwitchingPolicy:
     """
     Keeps a classifier on the most accurate rung that holds its constraint, without flapping.
@@ -162,16 +174,19 @@ class SwitchingPolicy:
     being too slow is predicted from what it measured, scaled by how the rung below it has
     sped up since, not from the profile: profiles of another load or machine mis-rank rungs
     (an INT8 rung's speed-up does not carry over to an FP32 one) and would make it flap.
+    Load need not slow every rung alike (a small model can finish inside its scheduler
+    slice where a larger one is preempted), so such a rung is also tried again after
+    retry_s, and after twice as long each time it is still too slow (0: never).
     """
 
     def __init__(self, rungs, policy='min_fps', min_fps=None, min_accuracy=None,
-                 hysteresis=0.15, window_s=3.0, cooldown_s=6.0):
+                 hysteresis=0.15, window_s=3.0, cooldown_s=6.0, retry_s=60.0):
         if not rungs:
             raise ValueError('rungs: the model ladder is empty')
         if policy not in POLICIES:
             raise ValueError(f'policy must be one of {POLICIES}, got {policy!r}')
         for param, value in (('hysteresis', hysteresis), ('window_s', window_s),
-                             ('cooldown_s', cooldown_s)):
+                             ('cooldown_s', cooldown_s), ('retry_s', retry_s)):
             if not 0 <= value < math.inf:
                 raise ValueError(f'{param} must be a finite number >= 0, got {value!r}')
         self.constraint = None
@@ -179,15 +194,15 @@ class SwitchingPolicy:
             limit = min_fps if policy == 'min_fps' else min_accuracy
             self.constraint = Constraint(policy, _check_limit(policy, limit))
         self.rungs, self.policy, self.hysteresis = list(rungs), policy, hysteresis
-        self.window_s, self.cooldown_s = window_s, cooldown_s
+        self.window_s, self.cooldown_s, self.retry_s = window_s, cooldown_s, retry_s
         self.speed_factor = None
         self._index = {r.name: i for i, r in enumerate(self.rungs)}
         self._banned = set()
         self._expected = self._origin = self._last_switch = self._mismatch_since = None
         self._slow_since = self._fast_since = None
         self._last_now = -math.inf
-        self._fps = None
-        self._left_slow = {}  # rung -> [fps when left, rung it left for, that rung's first fps]
+        self._fps = self._retried = None
+        self._left_slow = {}  # rung -> _Departure
 
     def initial(self):
         """Return the planned Decision to start on (None for manual or when every rung failed)."""
@@ -257,9 +272,9 @@ class SwitchingPolicy:
         self._fps = fps
         self.speed_factor = fps / self.rungs[self._expected].fps
         settled = self._last_switch is None or now - self._last_switch >= self.window_s
-        for record in self._left_slow.values():
-            if record[1] == self._expected and record[2] is None and settled:
-                record[2] = fps  # a full window after landing: the new model's first frames
+        for departure in self._left_slow.values():
+            if departure.below == self._expected and departure.below_fps is None and settled:
+                departure.below_fps = fps  # a full window after landing: the first frames
                 # (slow, or averaged with the old model's) would skew the reference
         better = self._neighbour(self._expected, 1)
         slow = fps < limit
@@ -270,26 +285,48 @@ class SwitchingPolicy:
             return None
         faster = self._neighbour(self._expected, -1)
         if slow and faster is not None and now - self._slow_since >= self.window_s:
-            self._left_slow[self._expected] = [fps, faster, None]
+            self._leave_slow(now, fps, faster)
             return self._step(self._expected, faster, now, f'{fps:.1f} fps < min_fps {limit:g} '
                                                            f'for {now - self._slow_since:.1f} s')
+        predicted, basis = self._prediction(better) if better is not None else (None, '')
         if fast and now - self._fast_since >= self.window_s:
-            predicted, basis = self._prediction(better)
             return self._step(self._expected, better, now,
                               f'{self.rungs[better].name} predicted {predicted:.1f} fps '
                               f'({basis}) >= {limit * (1 + self.hysteresis):.1f} (min_fps '
                               f'{limit:g} + {self.hysteresis:.0%}) for '
                               f'{now - self._fast_since:.1f} s')
+        departure = self._left_slow.get(better)
+        if not slow and self._retry_due(departure, now):
+            decision = self._step(
+                self._expected, better, now,
+                f'try {self.rungs[better].name} again, {now - departure.at:.0f} s after it ran '
+                f'{departure.fps:.1f} fps < min_fps {limit:g} (predicted {predicted:.1f} fps: '
+                f'{basis})')
+            self._retried = better
+            return decision
         return None
+
+    def _leave_slow(self, now, fps, faster):
+        """Record that the active rung is left for `faster`; a retry that failed backs off."""
+        previous = self._left_slow.get(self._expected)
+        failed_retry = (previous is not None and self._retried == self._expected
+                        and now - self._last_switch < self.retry_s)  # slow soon after a retry
+        self._left_slow[self._expected] = _Departure(
+            fps, faster, now, previous.retries + 1 if failed_retry else 0)
+
+    def _retry_due(self, departure, now):
+        """Whether a rung left for being slow from the active one is due another try."""
+        return (departure is not None and departure.below == self._expected and self.retry_s > 0
+                and now - departure.at >= self.retry_s * 2 ** departure.retries)
 
     def _prediction(self, i):
         """Return rung i's predicted fps now and how it was reached, in words."""
-        left_at, below, below_then = self._left_slow.get(i, (None, None, None))
-        if below == self._expected:
-            if below_then is None:
+        departure = self._left_slow.get(i)
+        if departure is not None and departure.below == self._expected:
+            if departure.below_fps is None:
                 return 0.0, 'no settled reference yet'
-            scale = self._fps / below_then
-            return left_at * scale, f'{scale:.2f} x {left_at:.1f} measured when left'
+            scale = self._fps / departure.below_fps
+            return departure.fps * scale, f'{scale:.2f} x {departure.fps:.1f} measured when left'
         factor = self.speed_factor or 0.0
         return self.rungs[i].fps * factor, f'{factor:.2f} x {self.rungs[i].fps:.1f} expected'
 
@@ -321,5 +358,5 @@ class SwitchingPolicy:
     def _switch(self, target, now, origin, reason):
         """Expect `target` from now on (the classifier runs `origin` until it lands)."""
         self._expected, self._origin, self._last_switch = target, origin, now
-        self._slow_since = self._fast_since = self._mismatch_since = None
+        self._slow_since = self._fast_since = self._mismatch_since = self._retried = None
         return Decision(self.rungs[target].name, reason)

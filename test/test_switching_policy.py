@@ -430,7 +430,8 @@ def test_every_rung_refused_leaves_nothing_to_ask_for():
     (0.25, 2, 'lite0_int8'),
 ])
 def test_no_oscillation_under_steady_load(factor, switches, final):
-    policy = SwitchingPolicy(LADDER, 'min_fps', min_fps=100.0)
+    # Prediction alone: the retries of a rung left for being slow are tested below.
+    policy = SwitchingPolicy(LADDER, 'min_fps', min_fps=100.0, retry_s=0.0)
     seen = simulate(policy, lambda t: factor, 200.0, random.Random(7), noise=0.03,
                     dt=(0.02, 0.5))
     assert len(seen) == switches
@@ -449,7 +450,8 @@ def test_load_drop_steps_down_and_recovery_steps_back_up():
 def test_hysteresis_stops_flapping_when_load_wanders_around_a_boundary(
         hysteresis, at_least, at_most):
     # lite2_int8 at 128 * (0.78 +- 0.02) fps swings across min_fps 100 every 20 s.
-    policy = SwitchingPolicy(LADDER, 'min_fps', min_fps=100.0, hysteresis=hysteresis)
+    policy = SwitchingPolicy(LADDER, 'min_fps', min_fps=100.0, hysteresis=hysteresis,
+                             retry_s=0.0)
     seen = simulate(policy, lambda t: 0.78 + 0.02 * math.sin(2 * math.pi * t / 20.0), 200.0,
                     random.Random(3))
     assert at_least <= len(seen) <= at_most
@@ -501,6 +503,53 @@ def test_a_slow_first_sample_after_stepping_down_does_not_make_the_left_rung_loo
             return 80.0
         return 100.0 if 9.0 <= t < 10.0 else 400.0
     policy = SwitchingPolicy(LADDER[2:], min_fps=100.0, hysteresis=0.25, window_s=3.0,
-                             cooldown_s=6.0)
+                             cooldown_s=6.0, retry_s=0.0)
     switches = run_platform(policy, real, 120.0)
     assert [(t, target) for t, target, _ in switches] == [(3.0, 'lite2'), (9.0, 'lite2_int8')]
+
+
+def small_model_spared_by_load(t, model):
+    """A load until 60 s slows lite2 to 80 fps but spares lite2_int8: 400 fps throughout."""
+    return 400.0 if model == 'lite2_int8' else (80.0 if t < 60.0 else 200.0)
+
+
+def test_rung_left_for_being_slow_is_tried_again_after_retry_s_when_no_prediction_shows_it():
+    policy = SwitchingPolicy(LADDER[2:], min_fps=100.0, hysteresis=0.25, window_s=3.0,
+                             cooldown_s=6.0, retry_s=60.0)
+    switches = run_platform(policy, small_model_spared_by_load, 200.0)
+    assert [(t, target) for t, target, _ in switches] == [
+        (3.0, 'lite2'), (9.0, 'lite2_int8'), (69.0, 'lite2')]
+    assert switches[2][2] == ('step up lite2_int8 -> lite2: try lite2 again, 60 s after it ran '
+                              '80.0 fps < min_fps 100 (predicted 80.0 fps: 1.00 x 80.0 '
+                              'measured when left)')
+
+
+def test_retries_that_find_the_rung_still_slow_back_off_doubling_each_time():
+    policy = SwitchingPolicy(LADDER[2:], min_fps=100.0, hysteresis=0.25, window_s=3.0,
+                             cooldown_s=6.0, retry_s=30.0)
+    switches = run_platform(policy, lambda t, model: overrated_lite2(0.0, model), 270.0)
+    tries = [t for t, target, _ in switches if target == 'lite2']
+    # Each try is left 6 s later (the cooldown); the next waits 30, 60, 120 s after that.
+    assert tries == [3.0, 9.0 + 30.0, 45.0 + 60.0, 111.0 + 120.0]
+    assert [t for t, target, _ in switches if target == 'lite2_int8'] == [9.0, 45.0, 111.0, 237.0]
+
+
+def test_a_retry_that_holds_resets_the_back_off():
+    def real(t, model):
+        slowed = t < 60.0 or 200.0 <= t < 290.0
+        return 400.0 if model == 'lite2_int8' else (80.0 if slowed else 200.0)
+    policy = SwitchingPolicy(LADDER[2:], min_fps=100.0, hysteresis=0.25, window_s=3.0,
+                             cooldown_s=6.0, retry_s=30.0)
+    switches = run_platform(policy, real, 400.0)
+    # Tried at 39 (still slow), 105 (holds); slowed again from 200: left at 203, tried at 233.
+    assert [(t, target) for t, target, _ in switches] == [
+        (3.0, 'lite2'), (9.0, 'lite2_int8'), (39.0, 'lite2'), (45.0, 'lite2_int8'),
+        (105.0, 'lite2'), (203.0, 'lite2_int8'), (233.0, 'lite2'), (239.0, 'lite2_int8'),
+        (299.0, 'lite2')]
+
+
+def test_zero_retry_s_never_tries_a_slow_rung_again_without_a_prediction():
+    policy = SwitchingPolicy(LADDER[2:], min_fps=100.0, hysteresis=0.25, window_s=3.0,
+                             cooldown_s=6.0, retry_s=0.0)
+    switches = run_platform(policy, small_model_spared_by_load, 300.0)
+    assert [target for _, target, _ in switches] == ['lite2', 'lite2_int8']
