@@ -509,7 +509,7 @@ def test_a_slow_first_sample_after_stepping_down_does_not_make_the_left_rung_loo
 
 
 def small_model_spared_by_load(t, model):
-    """A load until 60 s slows lite2 to 80 fps but spares lite2_int8: 400 fps throughout."""
+    """Give the real fps: a load until 60 s slows lite2 to 80 but spares lite2_int8 (400)."""
     return 400.0 if model == 'lite2_int8' else (80.0 if t < 60.0 else 200.0)
 
 
