@@ -288,8 +288,8 @@ class SwitchingPolicy:
             self._leave_slow(now, fps, faster)
             return self._step(self._expected, faster, now, f'{fps:.1f} fps < min_fps {limit:g} '
                                                            f'for {now - self._slow_since:.1f} s')
-        predicted, basis = self._prediction(better) if better is not None else (None, '')
         if fast and now - self._fast_since >= self.window_s:
+            predicted, basis = self._prediction(better)
             return self._step(self._expected, better, now,
                               f'{self.rungs[better].name} predicted {predicted:.1f} fps '
                               f'({basis}) >= {limit * (1 + self.hysteresis):.1f} (min_fps '
@@ -297,6 +297,7 @@ class SwitchingPolicy:
                               f'{now - self._fast_since:.1f} s')
         departure = self._left_slow.get(better)
         if not slow and self._retry_due(departure, now):
+            predicted, basis = self._prediction(better)
             decision = self._step(
                 self._expected, better, now,
                 f'try {self.rungs[better].name} again, {now - departure.at:.0f} s after it ran '
@@ -308,11 +309,10 @@ class SwitchingPolicy:
 
     def _leave_slow(self, now, fps, faster):
         """Record that the active rung is left for `faster`; a retry that failed backs off."""
-        previous = self._left_slow.get(self._expected)
-        failed_retry = (previous is not None and self._retried == self._expected
-                        and now - self._last_switch < self.retry_s)  # slow soon after a retry
-        self._left_slow[self._expected] = _Departure(
-            fps, faster, now, previous.retries + 1 if failed_retry else 0)
+        # Slow soon after a retry brought it back: that retry failed (and had a departure).
+        failed_retry = self._retried == self._expected and now - self._last_switch < self.retry_s
+        retries = self._left_slow[self._expected].retries + 1 if failed_retry else 0
+        self._left_slow[self._expected] = _Departure(fps, faster, now, retries)
 
     def _retry_due(self, departure, now):
         """Whether a rung left for being slow from the active one is due another try."""
