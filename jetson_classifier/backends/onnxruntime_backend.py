@@ -18,8 +18,9 @@ def share_one_thread_pool(threads):
 
     For processes that keep several models loaded and run them in turn, like the benchmark:
     with a pool each, the idle pools' spinning workers take cores from the running one
-    (lite1_int8 at 2 threads, alternating with lite1: p50 3.3 ms with a pool each, 1.9 ms
-    sharing one). ONNX Runtime allows this once per process: later calls must match.
+    (lite1_int8 at 2 threads, alternating with lite1: 1.38x slower than alone with a pool
+    each, 1.12x sharing one; benchmarks/thread_pools.py). ONNX Runtime allows this once per
+    process: later calls must match.
     """
     global _shared_pool_threads
     if _shared_pool_threads is None:
@@ -54,7 +55,7 @@ class OnnxRuntimeBackend(Backend):
         self._precision = precision or self._model_precision
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if _shared_pool_threads:
+        if _shared_pool_threads is not None:
             options.use_per_session_threads = False
         elif threads:
             options.intra_op_num_threads = threads
