@@ -38,7 +38,12 @@ def load(names, threads):
 
 
 def time_in_turn(loaded, rounds, calls):
-    """Time the loaded models in alternating rounds; return {name: p50 ms}."""
+    """
+    Time the loaded models in strictly alternating blocks; return {name: p50 ms}.
+
+    Not benchmark.measure_latency: its rotation runs one of two models twice in a row every
+    other round, where among the tool's ten models each block follows another model.
+    """
     samples = {name: [] for name, _, _ in loaded}
     for _ in range(rounds):
         for name, backend, batch in loaded:
