@@ -465,17 +465,23 @@ def _cell(value, spec, scale=1.0):
     return '-' if value is None else format(value * scale, spec)
 
 
+def _name_width(names, least):
+    """Return a column width that fits every name: `least`, or the longest name."""
+    return max(least, *(len(name) for name in names))
+
+
 def table_lines(profile):
     """Render the models as a fixed-width table, fastest first; accuracies in %, pub: published."""
     batches = sorted({int(b) for m in profile['models'] for b in m['throughput_fps']} - {1})
-    head = (f'{"model":<16}{"prec":>5}{"GMACs":>7}{"Mpar":>6}{"MB":>6}{"p50":>8}{"p90":>8}'
+    width = _name_width((m['name'] for m in profile['models']), 16)
+    head = (f'{"model":<{width}}{"prec":>5}{"GMACs":>7}{"Mpar":>6}{"MB":>6}{"p50":>8}{"p90":>8}'
             f'{"p99":>8}{"fps":>7}' + ''.join(f'{f"img/s@{b}":>10}' for b in batches)
             + f'{"top1":>7}{"top5":>7}{"group":>7}{"pub":>6}{"RSS MB":>8}  pareto')
     lines, pareto = [head], set(profile['pareto'])
     for m in sorted(profile['models'], key=lambda m: -m['fps']):
         lat = m['latency_ms']
         lines.append(
-            f'{m["name"]:<16}{m["precision"]:>5}'
+            f'{m["name"]:<{width}}{m["precision"]:>5}'
             f'{_cell(m["macs"], ".3f", 1e-9):>7}{_cell(m["params"], ".2f", 1e-6):>6}'
             f'{_cell(m["file_bytes"], ".1f", 1e-6):>6}'
             f'{lat["p50"]:>8.2f}{lat["p90"]:>8.2f}{lat["p99"]:>8.2f}{m["fps"]:>7.1f}'
@@ -493,11 +499,14 @@ def twin_lines(rows):
     lines = [f'INT8 vs FP32 twins (goal: >= {INT8_MIN_SPEEDUP:g}x faster at p50, '
              f'<= {INT8_MAX_TOP1_LOSS_POINTS:g} points top-1 lost):']
     verdict = {None: 'accuracy not measured', True: 'meets goal', False: 'misses goal'}
+    int8_width = _name_width((r['int8'] for r in rows), 16)
+    fp32_width = _name_width((r['fp32'] for r in rows), 12)
     for r in rows:
         top1 = ('top-1 not measured' if r['top1_loss_points'] is None else
                 f'top-1 {100 * r["fp32_top1"]:.1f} -> {100 * r["int8_top1"]:.1f} % '
                 f'({100 * (r["int8_top1"] - r["fp32_top1"]):+.1f} points)')
-        lines.append(f'  {r["int8"]:<16} vs {r["fp32"]:<12} {r["speedup"]:5.2f}x faster, '
+        lines.append(f'  {r["int8"]:<{int8_width}} vs {r["fp32"]:<{fp32_width}} '
+                     f'{r["speedup"]:5.2f}x faster, '
                      f'{top1}: {verdict[r["meets_goal"]]}')
     return lines
 

@@ -295,6 +295,21 @@ def test_twin_comparison_reports_speedup_and_points_lost_against_the_goal():
     assert lines[4].endswith('4.00x faster, top-1 not measured: accuracy not measured')
 
 
+def test_long_model_names_widen_their_columns_instead_of_running_into_the_next():
+    profile = {'models': [profile_row('lite0_160', 10.0, 0.80),
+                          profile_row('lite0_160_four_channel_stem', 5.0, 0.79)]}
+    rows = benchmark.compare_twins(profile, [('lite0_160', 'lite0_160_four_channel_stem')])
+    assert benchmark.twin_lines(rows)[1].startswith(
+        '  lite0_160_four_channel_stem vs lite0_160     2.00x faster')
+    for row, precision in zip(profile['models'], ('fp32', 'int8')):
+        row.update(precision=precision, macs=None, params=None, file_bytes=None, fps=1.0,
+                   latency_ms={'p50': 1.0, 'p90': 1.0, 'p99': 1.0}, throughput_fps={},
+                   top5=None, grouped_top1=None, peak_rss_mb=None)
+    head, *lines = benchmark.table_lines(dict(profile, pareto=[]))
+    assert [line.index(precision) for line, precision in zip(lines, ('fp32', 'int8'))] == [
+        head.index('prec')] * 2 == [28] * 2
+
+
 def test_int8_pairs_join_twins_on_the_same_backend_only():
     def variant(name, int8_of=None, backend='fake'):
         v = fake_variant(name, [])
