@@ -1,5 +1,5 @@
 """
-INT8 recipes side by side in one benchmark run: every conv int8, or the input conv left FP32.
+INT8 recipes side by side in one benchmark run: RGB, 4-channel or FP32 stem, the rest int8.
 
 Quantizes each FP32 rung both ways into a scratch folder, then runs the benchmark tool over
 the FP32 rungs and both twins of each: latency interleaved, top-1 on the labelled photos,
@@ -20,11 +20,15 @@ import yaml
 from jetson_classifier import benchmark
 from jetson_classifier.catalog import Catalog
 from jetson_classifier.model_info import load_onnx, read_model_info, write_model_info
-from jetson_classifier.prepare_models import input_convs, quantize
+from jetson_classifier.prepare_models import input_convs, pad_input_channels, quantize
 
 LADDER = ('lite0_160', 'lite0_192', 'lite0', 'lite1', 'lite2')
-# Recipe name -> the nodes of the FP32 model it leaves in FP32.
-RECIPES = {'all_int8': lambda model: [], 'fp32_stem': input_convs}
+# Recipe name -> how it makes an INT8 model from an FP32 file and its info.
+RECIPES = {
+    'rgb_stem': quantize,
+    'four_channel_stem': lambda path, info: pad_input_channels(quantize(path, info)),
+    'fp32_stem': lambda path, info: quantize(path, info, input_convs(load_onnx(path))),
+}
 
 
 def write_twins(rungs, folder):
@@ -34,9 +38,9 @@ def write_twins(rungs, folder):
         fp32_path = catalog.path_of(catalog.entry(rung))
         info = read_model_info(fp32_path)
         entries[rung] = {'file': str(fp32_path), 'precision': 'fp32'}
-        for recipe, kept in RECIPES.items():
+        for recipe, make in RECIPES.items():
             name = f'{rung}_{recipe}'
-            model = quantize(fp32_path, info, kept(load_onnx(fp32_path)))
+            model = make(fp32_path, info)
             write_model_info(model, dataclasses.replace(info, name=name, precision='int8'))
             onnx.save(model, str(folder / f'{name}.onnx'))
             entries[name] = {'file': f'{name}.onnx', 'precision': 'int8', 'int8_of': rung}

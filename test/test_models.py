@@ -3,13 +3,17 @@
 import os
 
 import numpy as np
+import onnx
+import onnxruntime as ort
 import pytest
 
 from jetson_classifier.classifier import Classifier, load_model
 from jetson_classifier.errors import ModelLoadError
 from jetson_classifier.image_files import read_rgb
 from jetson_classifier.model_info import load_onnx, read_model_info
-from jetson_classifier.prepare_models import input_convs, prepare, quantize
+from jetson_classifier.prepare_models import (input_convs, is_up_to_date, pad_input_channels,
+                                              prepare, quantize, RECIPE_VERSION)
+from jetson_classifier.preprocessing import preprocess_batch
 
 LADDER = ['lite0_160', 'lite0_192', 'lite0', 'lite1', 'lite2']
 CATS = {'tabby', 'tiger cat', 'Egyptian cat'}
@@ -79,6 +83,53 @@ def test_the_stem_can_be_left_fp32_when_quantizing(catalog):
     dequantized = [node for node in model.graph.node if node.op_type == 'Conv'
                    and made_by.get(node.input[1], conv).op_type == 'DequantizeLinear']
     assert len(dequantized) == sum(node.op_type == 'Conv' for node in model.graph.node) - 1
+
+
+def _stem_weight_dims(model):
+    graph = model.graph
+    stem = next(n for n in graph.node if n.name == '/_conv_stem/Conv')
+    weight = next(n for n in graph.node if n.output[0] == stem.input[1]).input[0]
+    return next(t.dims for t in graph.initializer if t.name == weight)
+
+
+def _logits(model, images):
+    session = ort.InferenceSession(model.SerializeToString(), providers=['CPUExecutionProvider'])
+    return session.run(None, {'input': images})[0]
+
+
+def test_a_four_channel_int8_stem_answers_exactly_as_the_rgb_one(catalog, photos):
+    path = catalog.path_of(catalog.entry('lite0_160'))
+    info = read_model_info(path)
+    rgb = quantize(path, info)
+    padded = pad_input_channels(onnx.ModelProto.FromString(rgb.SerializeToString()))
+    onnx.checker.check_model(padded)
+    assert _stem_weight_dims(rgb) == [32, 3, 3, 3] and _stem_weight_dims(padded) == [32, 4, 3, 3]
+    assert padded.graph.input[0] == rgb.graph.input[0]  # callers still send RGB
+    images = preprocess_batch([photos['chelsea'], photos['coffee'], photos['rocket']], info)
+    np.testing.assert_array_equal(_logits(padded, images), _logits(rgb, images))
+
+
+def test_the_shipped_int8_models_have_four_channel_stems(catalog):
+    for name in LADDER:
+        model = load_onnx(catalog.path_of(catalog.entry(f'{name}_int8')))
+        assert model.graph.node[0].op_type == 'Pad'
+        assert model.model_version == RECIPE_VERSION
+
+
+def test_only_a_quantized_input_conv_can_be_padded(catalog):
+    fp32 = load_onnx(catalog.path_of(catalog.entry('lite0_160')))
+    with pytest.raises(ModelLoadError, match=r"one QuantizeLinear node, not \['Conv'\]"):
+        pad_input_channels(fp32)
+
+
+def test_a_file_from_an_older_recipe_is_out_of_date(catalog, tmp_path):
+    entry = catalog.entry('lite0_160_int8')
+    model = load_onnx(catalog.path_of(entry))
+    assert is_up_to_date(catalog.path_of(entry), entry)
+    model.model_version = RECIPE_VERSION - 1
+    onnx.save(model, str(tmp_path / 'old.onnx'))
+    assert not is_up_to_date(tmp_path / 'old.onnx', entry)
+    assert not is_up_to_date(catalog.path_of(entry), catalog.entry('lite0_160'))
 
 
 def test_a_loaded_path_is_described_by_its_own_metadata(catalog):
