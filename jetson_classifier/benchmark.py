@@ -47,9 +47,9 @@ PEAK_MEMORY_METHOD = (
     'batch size, minus its RSS after importing the inference libraries (Linux: VmHWM reset '
     'through /proc/self/clear_refs; elsewhere the growth of ru_maxrss)')
 LATENCY_METHOD = (
-    'backend call only (no decode/preprocess), random input; after warm-up, interleaved rounds '
-    'with the model order rotated each round; one untimed call before each block of timed calls; '
-    'in a fresh process whose ONNX Runtime sessions share one pool of --threads threads')
+    'backend call only (no decode/preprocess), random input; interleaved rounds with the model '
+    'order rotated each round; untimed calls worth --warmup images before each block of timed '
+    'calls; in a fresh process whose ONNX Runtime sessions share one pool of --threads threads')
 _PROBE = ('import sys; from jetson_classifier.benchmark import {probe}; '
           'print({probe}(sys.argv[1]))')
 
@@ -173,19 +173,23 @@ def timed_calls(runs, rounds, batch):
 
 
 def measure_latency(variants, rounds, runs, warmup, progress):
-    """Time backend calls in interleaved rounds; return {name: {batch: [seconds, ...]}}."""
+    """
+    Time backend calls in interleaved rounds; return {name: {batch: [seconds, ...]}}.
+
+    Each block of timed calls follows untimed calls worth `warmup` images (at batch b,
+    warmup / b calls, at least one): after another model ran, a model's first calls are
+    slower (lite0_160_int8 at 2 threads: 1.75x for the first, 1.15x for the third, 1.08x
+    for the fifth; flat after ten), a cost a robot running one model does not pay.
+    """
     inputs = {(v.name, b): _input(v, b) for v in variants for b in v.batches}
-    for v in variants:
-        for b in v.batches:
-            for _ in range(warmup):
-                v.backend.infer(inputs[v.name, b])
     samples = {v.name: {b: [] for b in v.batches} for v in variants}
     for round_index in range(rounds):
         shift = round_index % len(variants)
         for v in variants[shift:] + variants[:shift]:
             for b in v.batches:
                 batch = inputs[v.name, b]
-                v.backend.infer(batch)
+                for _ in range(math.ceil(warmup / b)):
+                    v.backend.infer(batch)
                 for _ in range(timed_calls(runs, rounds, b)):
                     start = time.perf_counter()
                     v.backend.infer(batch)
@@ -553,8 +557,9 @@ def add_arguments(parser):
     parser.add_argument('--runs', type=int, default=200,
                         help='timed calls at batch 1 per model in all rounds; batch b gets '
                              'runs/b (default: %(default)s)')
-    parser.add_argument('--warmup', type=int, default=3,
-                        help='untimed calls per model and batch size first (default: 3)')
+    parser.add_argument('--warmup', type=int, default=10,
+                        help='untimed images before each block of timed calls of a model, in '
+                             'calls of its batch size (default: %(default)s)')
     parser.add_argument('--dataset', type=Path, default=default_dataset(),
                         help='labelled images: flat <synset>_<name> files or one folder per '
                              'class (default: %(default)s)')
