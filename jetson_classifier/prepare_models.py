@@ -231,9 +231,10 @@ def export_int8(entry, fp32_path, path, log):
     Quantize the FP32 twin, every conv included, pad its input to 4 channels, label, save.
 
     Activations are asymmetric uint8: 2x faster than FP32 on x86 CPUs, where symmetric
-    int8 activations measured no faster. The padded stem measured 4-10% faster than the
-    RGB one at 2 threads, for the same outputs; leaving the stem in FP32 instead measured
-    0-6% faster and up to 0.8 points less accurate (benchmarks/int8_recipe.py).
+    int8 activations measured no faster. The padded stem measured 4-12% faster than the
+    RGB one at 2 threads over three runs, for the same outputs; leaving the stem in FP32
+    instead measured as fast as the padded stem (within 4%) and up to 0.8 points less
+    accurate (benchmarks/int8_recipe.py).
     TensorRT wants symmetric activations, so its backend builds INT8 engines from the FP32
     twin with its own calibrator instead.
     """
