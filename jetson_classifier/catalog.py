@@ -45,8 +45,12 @@ def share_dir():
     source_tree = Path(__file__).resolve().parent.parent
     if (source_tree / 'package.xml').is_file():
         return source_tree
-    from ament_index_python.packages import get_package_share_directory
-    return Path(get_package_share_directory(PACKAGE))
+    from ament_index_python.packages import get_package_share_directory, PackageNotFoundError
+    try:
+        return Path(get_package_share_directory(PACKAGE))
+    except (OSError, PackageNotFoundError) as error:  # AMENT_PREFIX_PATH unset / without us
+        raise CatalogError(f'cannot find the installed {PACKAGE} files ({error}); source the '
+                           'setup script of the ROS 2 workspace it is installed in') from error
 
 
 def default_catalog_path():

@@ -70,6 +70,21 @@ def test_installed_classifier_node_runs_from_the_install_and_finds_its_shared_ca
     assert 'lite0_160_int8' in node.output()
 
 
+@pytest.mark.parametrize('ament_prefix_path', [None, '/nonexistent'])
+def test_installed_tool_outside_a_sourced_workspace_says_so_in_one_line(
+        install, ament_prefix_path):
+    env = installed_env(install)
+    env.pop('AMENT_PREFIX_PATH')
+    if ament_prefix_path:
+        env['AMENT_PREFIX_PATH'] = ament_prefix_path
+    result = subprocess.run([str(install / 'lib' / PACKAGE / 'prepare_models'), 'lite0_int8'],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.startswith('prepare_models: cannot find the installed jetson_classifier '
+                                    'files (')
+    assert 'source the setup script' in result.stderr and 'Traceback' not in result.stderr
+
+
 def test_installed_prepare_models_reads_the_installed_catalog(install, catalog):
     result = subprocess.run([str(install / 'lib' / PACKAGE / 'prepare_models'), 'lite0_int8'],
                             env=installed_env(install), capture_output=True, text=True,
