@@ -1,8 +1,8 @@
 """
 INT8 recipes side by side in one benchmark run: RGB, 4-channel or FP32 stem, the rest int8.
 
-Quantizes each FP32 rung both ways into a scratch folder, then runs the benchmark tool over
-the FP32 rungs and both twins of each: latency interleaved, top-1 on the labelled photos,
+Quantizes each FP32 rung by every recipe into a scratch folder, then runs the benchmark tool
+over the FP32 rungs and all their twins: latency interleaved, top-1 on the labelled photos,
 and each twin's speed-up over its FP32 rung.
 
     python -m benchmarks.int8_recipe [--rungs NAME ...] [--output DIR] [benchmark options]

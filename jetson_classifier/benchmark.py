@@ -177,7 +177,7 @@ def measure_latency(variants, rounds, runs, warmup, progress):
     Time backend calls in interleaved rounds; return {name: {batch: [seconds, ...]}}.
 
     Each block of timed calls follows untimed calls worth `warmup` images (at batch b,
-    warmup / b calls, at least one): after another model ran, a model's first calls are
+    warmup / b calls, rounded up): after another model ran, a model's first calls are
     slower (lite0_160_int8 at 2 threads: 1.75x for the first, 1.15x for the third, 1.08x
     for the fifth; flat after ten), a cost a robot running one model does not pay.
     """
