@@ -104,6 +104,8 @@ def feature_session(path):
     the features output). ONNX Runtime runs the backbone ~10x faster than torch eager here.
     """
     import onnxruntime as ort
+
+    from jetson_classifier.backends.onnxruntime_backend import session_options
     model = load_onnx(path)
     logits = model.graph.output[0].name
     head = next((node for node in model.graph.node if logits in node.output), None)
@@ -112,7 +114,7 @@ def feature_session(path):
                              'connected) node, so there are no pooled features to take')
     features = head.input[0]
     model.graph.output.append(onnx.ValueInfoProto(name=features))
-    session = ort.InferenceSession(model.SerializeToString(),
+    session = ort.InferenceSession(model.SerializeToString(), session_options(),
                                    providers=['CPUExecutionProvider'])
     return session, features
 

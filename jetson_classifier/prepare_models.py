@@ -79,7 +79,9 @@ def _save(model, path):
 
 def _session(path, optimized_path=None):
     import onnxruntime as ort
-    options = ort.SessionOptions()
+
+    from jetson_classifier.backends.onnxruntime_backend import session_options
+    options = session_options()
     if optimized_path:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
         options.optimized_model_filepath = str(optimized_path)

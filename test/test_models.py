@@ -7,6 +7,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 
+from jetson_classifier.backends.onnxruntime_backend import session_options
 from jetson_classifier.classifier import Classifier, load_model
 from jetson_classifier.errors import ModelLoadError
 from jetson_classifier.image_files import read_rgb
@@ -93,7 +94,8 @@ def _stem_weight_dims(model):
 
 
 def _logits(model, images):
-    session = ort.InferenceSession(model.SerializeToString(), providers=['CPUExecutionProvider'])
+    session = ort.InferenceSession(model.SerializeToString(), session_options(),
+                                   providers=['CPUExecutionProvider'])
     return session.run(None, {'input': images})[0]
 
 
