@@ -131,9 +131,9 @@ class SwitcherNode(Node):
         values.update((p.name, p.value) for p in changes if p.name in values)
         return values
 
-    def _make_policy(self, values):
+    def _make_policy(self, values, speed_factor=None):
         """Build a policy that keeps the session's refused rungs banned; ValueError if invalid."""
-        policy = SwitchingPolicy(self._rungs, **values)
+        policy = SwitchingPolicy(self._rungs, **values, speed_factor=speed_factor)
         for model, reason in self._refusals.items():
             policy.refused(None, model, reason)
         return policy
@@ -153,7 +153,7 @@ class SwitcherNode(Node):
         values, changed = self._policy_values(), {p.name for p in parameters}
         # The limit that matters is the parameter named like the policy (min_fps, min_accuracy).
         if 'policy' in changed or values['policy'] in changed:
-            self._policy = self._make_policy(values)
+            self._policy = self._make_policy(values, self._policy.speed_factor)
             self.get_logger().info(f'policy now {self._describe_policy()}: planning again')
             self._decide(self._policy.initial())
         for name in changed.intersection(TUNING_PARAMETERS):

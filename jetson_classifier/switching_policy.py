@@ -180,7 +180,14 @@ class SwitchingPolicy:
     """
 
     def __init__(self, rungs, policy='min_fps', min_fps=None, min_accuracy=None,
-                 hysteresis=0.15, window_s=3.0, cooldown_s=6.0, retry_s=60.0):
+                 hysteresis=0.15, window_s=3.0, cooldown_s=6.0, retry_s=60.0,
+                 speed_factor=None):
+        """
+        Follow `policy` along `rungs`; `speed_factor` is a measured / expected fps to plan with.
+
+        A policy made for a new target while the classifier runs passes the old policy's
+        speed_factor, so the plan uses the speed measured here, not the profile's alone.
+        """
         if not rungs:
             raise ValueError('rungs: the model ladder is empty')
         if policy not in POLICIES:
@@ -195,7 +202,7 @@ class SwitchingPolicy:
             self.constraint = Constraint(policy, _check_limit(policy, limit))
         self.rungs, self.policy, self.hysteresis = list(rungs), policy, hysteresis
         self.window_s, self.cooldown_s, self.retry_s = window_s, cooldown_s, retry_s
-        self.speed_factor = None
+        self.speed_factor = speed_factor
         self._index = {r.name: i for i, r in enumerate(self.rungs)}
         self._banned = set()
         self._expected = self._origin = self._last_switch = self._mismatch_since = None
@@ -346,6 +353,10 @@ class SwitchingPolicy:
         if not usable:
             self._expected = None
             return None
+        factor = self.speed_factor
+        if factor is not None and self.policy == 'min_fps':
+            usable = [r._replace(fps=r.fps * factor) for r in usable]
+            note = f' (profile fps x {factor:.2f}, the speed measured here){note}'
         choice = choose_rung(usable, self.constraint)
         target = self._index[choice.rung.name]
         return self._switch(target, now, None, f'plan {choice.reason}{note}')

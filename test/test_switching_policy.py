@@ -190,6 +190,13 @@ def test_initial_is_the_planned_rung_for_each_policy():
     assert SwitchingPolicy(LADDER, 'manual').initial() is None
 
 
+def test_a_new_target_is_planned_at_the_speed_measured_here():
+    # Measured at 0.5x the profile: lite1_int8 (160 expected) runs 80 here, under 100.
+    plan = SwitchingPolicy(LADDER, 'min_fps', min_fps=100.0, speed_factor=0.5).initial()
+    assert plan.target == 'lite0_int8'
+    assert 'profile fps x 0.50, the speed measured here' in plan.reason
+
+
 def test_observe_before_initial_answers_the_plan():
     policy = SwitchingPolicy(LADDER, 'min_fps', min_fps=100.0)
     assert policy.observe(0.0, 50.0, 'lite2').target == 'lite2_int8'
