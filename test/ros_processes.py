@@ -15,6 +15,10 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import qos_profile_sensor_data
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# A service call unanswered this long is sent again: rmw_fastrtps drops a response when the
+# server has not yet matched the client's response reader (ros2/rmw_fastrtps#842, "failed to
+# send response (timeout)"), which a loaded 2-core machine makes likely after a node starts.
+RESEND_AFTER_S = 5.0
 CAMERA_PROFILE = REPO_ROOT / 'config' / 'fastdds_camera_profile.xml'
 PROFILE_VARIABLES = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
 
@@ -164,6 +168,22 @@ class Listener:
         while not condition() and time.monotonic() < deadline:
             self.executor.spin_once(timeout_sec=0.02)
         return condition()
+
+    def call(self, send, timeout_s=30.0):
+        """
+        Return the answer to the service request `send()` sends (it returns the future).
+
+        A request unanswered after RESEND_AFTER_S is sent again (only idempotent ones belong
+        here: reads, and sets of a value); fail after `timeout_s` without an answer.
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            future = send()
+            left = deadline - time.monotonic()
+            if self.spin_until(future.done, min(RESEND_AFTER_S, left)):
+                return future.result()
+            if left <= RESEND_AFTER_S:
+                raise AssertionError(f'no answer to {send} in {timeout_s} s')
 
     def spin_for(self, duration_s):
         """Spin for `duration_s` seconds."""

@@ -58,15 +58,14 @@ class SwitcherGraph:
     def set_params(self, node, timeout_s=10.0, **values):
         """Set parameters of `node`; return [(successful, reason)] per parameter."""
         parameters = [Parameter(k, value=v) for k, v in values.items()]
-        future = self._client(node, timeout_s).set_parameters(parameters)
-        assert self.ros.spin_until(future.done, timeout_s)
-        return [(r.successful, r.reason) for r in future.result().results]
+        client = self._client(node, timeout_s)
+        response = self.ros.call(lambda: client.set_parameters(parameters), timeout_s)
+        return [(r.successful, r.reason) for r in response.results]
 
     def model_of_classifier(self):
         """Ask the classifier for its model parameter."""
-        future = self._client('classifier', 5.0).get_parameters(['model'])
-        assert self.ros.spin_until(future.done, 5.0)
-        value = future.result().values[0]
+        client = self._client('classifier', 5.0)
+        value = self.ros.call(lambda: client.get_parameters(['model'])).values[0]
         assert value.type == ParameterType.PARAMETER_STRING
         return value.string_value
 

@@ -91,15 +91,13 @@ def set_parameter(ros, parameters, name, value, timeout_s=20.0):
     """Set one parameter of the node; return (SetParametersResult, seconds the call took)."""
     assert parameters.wait_for_services(timeout_sec=10.0)
     start = time.monotonic()
-    future = parameters.set_parameters([Parameter(name, value=value)])
-    assert ros.spin_until(future.done, timeout_s), f'setting {name} got no answer'
-    return future.result().results[0], time.monotonic() - start
+    response = ros.call(lambda: parameters.set_parameters([Parameter(name, value=value)]),
+                        timeout_s)
+    return response.results[0], time.monotonic() - start
 
 
 def get_parameter(ros, parameters, name):
-    future = parameters.get_parameters([name])
-    assert ros.spin_until(future.done, 10.0)
-    return future.result().values[0].string_value
+    return ros.call(lambda: parameters.get_parameters([name]), 10.0).values[0].string_value
 
 
 def labels_between(received, start, end=float('inf')):

@@ -117,10 +117,8 @@ def test_rate_hz_changes_at_run_time_but_source_is_read_only(ros):
     client = AsyncParameterClient(ros.node, 'image_source')
     with node_process(MODULE, ros_params(rate_hz=2.0, width=32, height=24), ready_text=READY):
         assert client.wait_for_services(timeout_sec=10.0)
-        future = client.set_parameters([Parameter('rate_hz', value=20.0),
-                                        Parameter('source', value='/tmp')])
-        assert ros.spin_until(future.done, timeout_s=10.0)
-        rate_result, source_result = future.result().results
+        rate_result, source_result = ros.call(lambda: client.set_parameters(
+            [Parameter('rate_hz', value=20.0), Parameter('source', value='/tmp')])).results
         received.clear()
         ros.spin_for(1.5)
     assert rate_result.successful

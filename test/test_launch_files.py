@@ -139,12 +139,6 @@ def switcher_overrides(tmp_path_factory):
     return {'profile': str(path)}
 
 
-def _ask(ros, client, future_of, timeout_s=30.0):
-    future = future_of(client)
-    assert ros.spin_until(future.done, timeout_s), 'no answer from the parameter services'
-    return future.result()
-
-
 def describe_node(ros, process, executable, namespace=NAMESPACE):
     """Ask a running node for its parameters {name: (type, value)} and its topics."""
     full_name = f'{namespace}/{NODES[executable].name}'
@@ -152,9 +146,9 @@ def describe_node(ros, process, executable, namespace=NAMESPACE):
     ready = ros.spin_until(lambda: client.services_are_ready() or not process.running(), 60.0)
     assert ready and process.running(), f'{full_name} did not come up'
     parameters = {}
-    for name in _ask(ros, client, lambda c: c.list_parameters()).result.names:
+    for name in ros.call(client.list_parameters).result.names:
         # One at a time: rclpy answers a request naming an unset parameter with no values.
-        values = _ask(ros, client, lambda c: c.get_parameters([name])).values
+        values = ros.call(lambda: client.get_parameters([name])).values
         parameters[name] = ((values[0].type, parameter_value_to_python(values[0])) if values
                             else (ParameterType.PARAMETER_NOT_SET, None))
     return {'parameters': parameters, 'topics': node_topics(ros, full_name)}
