@@ -137,16 +137,16 @@ def ros_now_s(ros):
     return ros.node.get_clock().now().nanoseconds * 1e-9
 
 
-def test_switch_from_lite2_to_lite0_int8_at_30_hz_leaves_no_gap_over_3_frames(ros, parameters):
+def test_switch_from_lite2_to_lite0_160_int8_at_30_hz_leaves_no_gap_over_3_frames(ros, parameters):
     out = outputs(ros)
     period = 1 / 30
     with classifier(model='lite2') as node, image_source(rate_hz=30.0, width=320, height=240):
         ros.spin_until(lambda: len(out['classification']) >= 30, timeout_s=20.0)
         call_at, call_monotonic = ros_now_s(ros), time.monotonic()
-        result, call_s = set_parameter(ros, parameters, 'model', 'lite0_int8')
+        result, call_s = set_parameter(ros, parameters, 'model', 'lite0_160_int8')
         answered_at, answered_monotonic = ros_now_s(ros), time.monotonic()
         ros.spin_for(2.0)
-        assert get_parameter(ros, parameters, 'model') == 'lite0_int8'
+        assert get_parameter(ros, parameters, 'model') == 'lite0_160_int8'
         values = wait_for_diagnostics(ros, out['diagnostics'],
                                       lambda v: v['model switches'] == '1')
     assert result.successful, result.reason
@@ -166,8 +166,9 @@ def test_switch_from_lite2_to_lite0_int8_at_30_hz_leaves_no_gap_over_3_frames(ro
         f'{lite2_alone.max():.3f} s; the call took {call_s:.2f} s)')
     before = [m.data for at, m in out['inference_ms'] if at < call_monotonic]
     after = [m.data for at, m in out['inference_ms'] if at > answered_monotonic + 0.5]
+    # lite0_160_int8 has a quarter of lite2's operations (0.20 vs 0.86 GMACs).
     assert statistics.median(after) < statistics.median(before) / 2
-    assert values['model'] == 'lite0_int8'
+    assert values['model'] == 'lite0_160_int8'
     assert 'switched model: lite2' in node.output() and 'loaded in' in node.output()
 
 
