@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp
 REQUIREMENTS := requirements/runtime.txt requirements/models.txt requirements/test.txt
 PACKAGE_FILES := setup.py setup.cfg package.xml $(wildcard resource/* scripts/* \
-	jetson_classifier/*.py jetson_classifier/*/*.py launch/*.py config/*.* config/*/*.yaml)
+	jetson_classifier/*.py jetson_classifier/*/*.py jetson_classifier/*/*/*.py launch/*.py config/*.* config/*/*.yaml)
 
 # Everything started from here finds the venv's ROS packages, keeps DDS traffic on this host
 # and gives camera-sized messages a large shared-memory segment (config/fastdds_camera_profile.xml;
@@ -48,7 +48,7 @@ models: setup
 	prepare_models
 
 demo: models
-	$(PY) -m jetson_classifier.demo
+	$(PY) -m jetson_classifier.commands.demo
 
 test: models
 	$(PY) -m pytest -q test

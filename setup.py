@@ -7,16 +7,16 @@ from setuptools import find_packages, setup
 PACKAGE = 'jetson_classifier'
 # Executable name -> module with main(): ros2 run jetson_classifier <name>.
 EXECUTABLES = {
-    'classifier': 'classifier_node',
-    'prepare_models': 'prepare_models',
-    'image_source': 'image_source_node',
-    'build_engine': 'build_engine',
-    'finetune': 'finetune',
-    'benchmark': 'benchmark',
-    'switcher': 'switcher_node',
-    'demo': 'demo',
+    'classifier': 'nodes.classifier_node',
+    'switcher': 'nodes.switcher_node',
+    'image_source': 'nodes.image_source_node',
+    'prepare_models': 'commands.prepare_models',
+    'build_engine': 'commands.build_engine',
+    'finetune': 'commands.finetune',
+    'benchmark': 'benchmark.command',
+    'demo': 'commands.demo',
 }
-CONSOLE_SCRIPTS = {'jetson-classifier': 'cli', **EXECUTABLES}
+CONSOLE_SCRIPTS = {'jetson-classifier': 'commands.cli', **EXECUTABLES}
 
 setup(
     name=PACKAGE,

@@ -21,10 +21,10 @@ import time
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SIZES = ((640, 480), (1280, 720), (1920, 1080))
-SOURCE_MODULE = 'jetson_classifier.image_source_node'
+SOURCE_MODULE = 'jetson_classifier.nodes.image_source_node'
 COUNTER_MODULE = 'benchmarks.dds_transport'
 COUNTER_READY = 'counting frames'
-NODE_MODULE = 'jetson_classifier.classifier_node'
+NODE_MODULE = 'jetson_classifier.nodes.classifier_node'
 NODE_PARAMS = {'model': 'lite0_160_int8', 'threads': 1}
 NODE_STATUS = 'classifier: classification'
 # Long enough for the node's next 1 Hz diagnostics to count the last frame.

@@ -14,9 +14,9 @@ import time
 
 import numpy as np
 
-from jetson_classifier.class_groups import load_class_groups
-from jetson_classifier.classifier import Classifier
-from jetson_classifier.labelled_images import find_labelled_images
+from jetson_classifier.benchmark.labelled_images import find_labelled_images
+from jetson_classifier.inference.class_groups import load_class_groups
+from jetson_classifier.inference.classifier import Classifier
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LADDER = ('lite0_160', 'lite0_192', 'lite0', 'lite1', 'lite2')

@@ -17,10 +17,10 @@ import tempfile
 import onnx
 import yaml
 
-from jetson_classifier import benchmark
-from jetson_classifier.catalog import Catalog
-from jetson_classifier.model_info import load_onnx, read_model_info, write_model_info
-from jetson_classifier.prepare_models import input_convs, pad_input_channels, quantize
+from jetson_classifier.benchmark import command as benchmark
+from jetson_classifier.commands.prepare_models import input_convs, pad_input_channels, quantize
+from jetson_classifier.inference.catalog import Catalog
+from jetson_classifier.inference.model_info import load_onnx, read_model_info, write_model_info
 
 LADDER = ('lite0_160', 'lite0_192', 'lite0', 'lite1', 'lite2')
 # Recipe name -> how it makes an INT8 model from an FP32 file and its info.

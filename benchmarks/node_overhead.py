@@ -21,13 +21,13 @@ from pathlib import Path
 import sys
 import time
 
-from jetson_classifier.classifier import Classifier
-from jetson_classifier.frame_sources import builtin_photos, resize
+from jetson_classifier.inference.classifier import Classifier
+from jetson_classifier.pipeline.frame_sources import builtin_photos, resize
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WIDTH, HEIGHT = 640, 480
-NODE_MODULE = 'jetson_classifier.classifier_node'
-SOURCE_MODULE = 'jetson_classifier.image_source_node'
+NODE_MODULE = 'jetson_classifier.nodes.classifier_node'
+SOURCE_MODULE = 'jetson_classifier.nodes.image_source_node'
 CAMERA_HZ = 30.0
 WARM_UP_S = 3.0
 

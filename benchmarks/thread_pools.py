@@ -18,10 +18,10 @@ import time
 
 import numpy as np
 
-from jetson_classifier.backends.onnxruntime_backend import (OnnxRuntimeBackend,
-                                                            share_one_thread_pool)
-from jetson_classifier.catalog import Catalog
-from jetson_classifier.model_info import read_model_info
+from jetson_classifier.inference.backends.onnxruntime_backend import (
+    OnnxRuntimeBackend, share_one_thread_pool)
+from jetson_classifier.inference.catalog import Catalog
+from jetson_classifier.inference.model_info import read_model_info
 
 SETUPS = ('one model alone', 'a pool each', 'one pool shared')
 

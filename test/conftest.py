@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from jetson_classifier.catalog import Catalog
-from jetson_classifier.class_groups import load_class_groups
-from jetson_classifier.finetune import finetune
-from jetson_classifier.prepare_models import prepare, sample_photos
+from jetson_classifier.commands.finetune import finetune
+from jetson_classifier.commands.prepare_models import prepare, sample_photos
+from jetson_classifier.inference.catalog import Catalog
+from jetson_classifier.inference.class_groups import load_class_groups
 
 ROOT = Path(__file__).resolve().parent.parent
 FINETUNE_GROUPS = ('bird', 'dog', 'fish', 'insect', 'vehicle')

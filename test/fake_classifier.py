@@ -16,7 +16,7 @@ from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
 from std_msgs.msg import Float32
 
-from jetson_classifier.benchmark_profile import load_profile
+from jetson_classifier.benchmark.profile_schema import load_profile
 
 
 class FakeClassifier(Node):

@@ -9,9 +9,9 @@ from rclpy.qos import DurabilityPolicy, QoSProfile
 from ros_processes import node_process, ros_params
 from std_msgs.msg import String
 
-from jetson_classifier.benchmark_profile import build_profile, write_profile
+from jetson_classifier.benchmark.profile_builder import build_profile, write_profile
 
-SWITCHER = 'jetson_classifier.switcher_node'
+SWITCHER = 'jetson_classifier.nodes.switcher_node'
 LATCHED = QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 

@@ -11,12 +11,12 @@ import onnx
 from onnx import helper, TensorProto
 import pytest
 
-from jetson_classifier import benchmark
-from jetson_classifier.benchmark_profile import load_profile
-from jetson_classifier.catalog import Catalog
+from jetson_classifier.benchmark import command as benchmark, measuring, probing, reporting
+from jetson_classifier.benchmark.profile_schema import load_profile
 from jetson_classifier.errors import ClassifierError
-from jetson_classifier.model_info import ModelInfo, write_model_info
-from jetson_classifier.switching_policy import choose_rung, parse_constraint, rungs_from_profile
+from jetson_classifier.inference.catalog import Catalog
+from jetson_classifier.inference.model_info import ModelInfo, write_model_info
+from jetson_classifier.switching.policy import choose_rung, parse_constraint, rungs_from_profile
 
 # Each tiny model averages the image to its mean colour m = (r, g, b) in [-1, 1] and scores
 # class c as W[c] . m + bias[c]. On a red image m = (1, -1, -1), so the scores are
@@ -167,7 +167,7 @@ def test_timing_leaves_this_process_free_to_make_sessions_with_pools_of_their_ow
 
 
 def test_a_failed_timing_process_is_reported_with_its_exit_code(tiny, tmp_path, monkeypatch):
-    monkeypatch.setattr(benchmark, '_PROBE', 'import sys; sys.exit(3)')
+    monkeypatch.setattr(probing, '_PROBE', 'import sys; sys.exit(3)')
     args = benchmark.build_parser().parse_args(
         ['--catalog', str(tiny / 'catalog.yaml'), '--model-dir', str(tiny), '--models', 'tiny16',
          '--limit', '0', '--output', str(tmp_path)])
@@ -210,16 +210,16 @@ def test_bad_constraint_is_refused_by_the_parser(capsys):
 def test_default_models_are_the_catalog_models_whose_files_exist(tiny):
     notes = []
     catalog = Catalog.load(tiny / 'catalog.yaml', tiny)
-    assert benchmark.select_models(catalog, [], notes.append) == [
+    assert measuring.select_models(catalog, [], notes.append) == [
         'tiny16', 'tiny32', 'tiny16_again']
     assert len(notes) == 1 and notes[0].startswith('skipping missing:')
 
 
 def test_images_are_decoded_once_and_preprocessed_once_per_input_size(tiny, monkeypatch):
     catalog = Catalog.load(tiny / 'catalog.yaml', tiny)
-    variants = benchmark.load_variants(catalog, ['tiny16', 'tiny32', 'tiny16_again'],
+    variants = measuring.load_variants(catalog, ['tiny16', 'tiny32', 'tiny16_again'],
                                        ['onnxruntime'], [], [1], 1, None, print)
-    paths, truths = benchmark.labelled_dataset(tiny / 'images', variants, None, print)
+    paths, truths = measuring.labelled_dataset(tiny / 'images', variants, None, print)
     calls = {'read': 0, 'preprocess': []}
 
     def read(path):
@@ -230,11 +230,11 @@ def test_images_are_decoded_once_and_preprocessed_once_per_input_size(tiny, monk
         calls['preprocess'].append((len(images), info.input_size))
         return real_preprocess(images, info)
 
-    real_read, real_preprocess = benchmark.read_rgb, benchmark.preprocess_batch
-    monkeypatch.setattr(benchmark, 'read_rgb', read)
-    monkeypatch.setattr(benchmark, 'preprocess_batch', preprocess)
-    accuracy = benchmark.measure_accuracy(variants, paths, truths, None, 4,
-                                          benchmark.Progress('t', 6, io.StringIO()))
+    real_read, real_preprocess = measuring.read_rgb, measuring.preprocess_batch
+    monkeypatch.setattr(measuring, 'read_rgb', read)
+    monkeypatch.setattr(measuring, 'preprocess_batch', preprocess)
+    accuracy = measuring.measure_accuracy(variants, paths, truths, None, 4,
+                                          reporting.Progress('t', 6, io.StringIO()))
     assert calls == {'read': 6, 'preprocess': [(4, 16), (4, 32), (2, 16), (2, 32)]}
     assert accuracy['tiny16_again'] == {'top1': pytest.approx(TOP1), 'top5': pytest.approx(TOP5),
                                         'grouped_top1': None}
@@ -254,15 +254,15 @@ class RecordingBackend:
 
 
 def fake_variant(name, log):
-    return benchmark.Variant(name, name, Path(name), types.SimpleNamespace(input_size=2),
+    return measuring.Variant(name, name, Path(name), types.SimpleNamespace(input_size=2),
                              RecordingBackend(name, log), 'fake', None, [1, 4])
 
 
 def test_latency_rounds_interleave_models_and_rotate_their_order():
     log = []
     variants = [fake_variant(n, log) for n in 'abc']
-    samples = benchmark.measure_latency(variants, rounds=3, runs=6, warmup=5,
-                                        progress=benchmark.Progress('t', 9, io.StringIO()))
+    samples = measuring.measure_latency(variants, rounds=3, runs=6, warmup=5,
+                                        progress=reporting.Progress('t', 9, io.StringIO()))
     # Per round and model: 5 untimed + 2 timed calls at batch 1, 2 untimed + 1 timed at 4.
     block = {n: [(n, 1)] * 7 + [(n, 4)] * 3 for n in 'abc'}
     rounds = [block[n] for order in ('abc', 'bca', 'cab') for n in order]
@@ -280,13 +280,13 @@ def test_twin_comparison_reports_speedup_and_points_lost_against_the_goal():
                           profile_row('b', 10.0, 0.80), profile_row('b_int8', 6.0, 0.80),
                           profile_row('c', 9.0, 0.80), profile_row('c_int8', 3.0, 0.78),
                           profile_row('d', 8.0, None), profile_row('d_int8', 2.0, 0.70)]}
-    rows = benchmark.compare_twins(profile, [('a', 'a_int8'), ('b', 'b_int8'),
+    rows = reporting.compare_twins(profile, [('a', 'a_int8'), ('b', 'b_int8'),
                                              ('c', 'c_int8'), ('d', 'd_int8')])
     assert [(r['speedup'], r['meets_goal']) for r in rows] == [
         (2.5, True), (pytest.approx(10 / 6), False), (3.0, False), (4.0, None)]
     assert [r['top1_loss_points'] for r in rows] == [
         pytest.approx(1.0), 0.0, pytest.approx(2.0), None]
-    lines = benchmark.twin_lines(rows)
+    lines = reporting.twin_lines(rows)
     assert lines[1] == '  a_int8           vs a             2.50x faster, top-1 80.0 -> 79.0 % ' \
                        '(-1.0 points): meets goal'
     assert lines[2].endswith('top-1 80.0 -> 80.0 % (+0.0 points): misses goal')
@@ -296,14 +296,14 @@ def test_twin_comparison_reports_speedup_and_points_lost_against_the_goal():
 def test_long_model_names_widen_their_columns_instead_of_running_into_the_next():
     profile = {'models': [profile_row('lite0_160', 10.0, 0.80),
                           profile_row('lite0_160_four_channel_stem', 5.0, 0.79)]}
-    rows = benchmark.compare_twins(profile, [('lite0_160', 'lite0_160_four_channel_stem')])
-    assert benchmark.twin_lines(rows)[1].startswith(
+    rows = reporting.compare_twins(profile, [('lite0_160', 'lite0_160_four_channel_stem')])
+    assert reporting.twin_lines(rows)[1].startswith(
         '  lite0_160_four_channel_stem vs lite0_160     2.00x faster')
     for row, precision in zip(profile['models'], ('fp32', 'int8')):
         row.update(precision=precision, macs=None, params=None, file_bytes=None, fps=1.0,
                    latency_ms={'p50': 1.0, 'p90': 1.0, 'p99': 1.0}, throughput_fps={},
                    top5=None, grouped_top1=None, peak_rss_mb=None)
-    head, *lines = benchmark.table_lines(dict(profile, pareto=[]))
+    head, *lines = reporting.table_lines(dict(profile, pareto=[]))
     assert [line.index(precision) for line, precision in zip(lines, ('fp32', 'int8'))] == [
         head.index('prec')] * 2 == [28] * 2
 
@@ -315,7 +315,7 @@ def test_int8_pairs_join_twins_on_the_same_backend_only():
         return v
     variants = [variant('a'), variant('a_int8', 'a'), variant('b_int8', 'b'),
                 variant('c', backend='other'), variant('c_int8', 'c')]
-    assert benchmark.int8_pairs(variants) == [('a', 'a_int8')]
+    assert reporting.int8_pairs(variants) == [('a', 'a_int8')]
 
 
 def fit(r2, models):
@@ -326,7 +326,7 @@ def test_claims_hold_at_the_r2_threshold_and_not_below():
     profile = {'fits': {'latency_vs_gmacs': [fit(0.9, ['a', 'b', 'c'])],
                         'accuracy_vs_latency': [fit(0.899, ['a', 'b', 'c']),
                                                 fit(None, ['a', 'b', 'c'])]}}
-    assert benchmark.claim_lines(profile) == [
+    assert reporting.claim_lines(profile) == [
         'operation count predicts latency (linear) [ort CPU fp32, 3 models]: holds '
         '(R² = 0.900, threshold 0.9)',
         'accuracy vs latency is hyperbolic [ort CPU fp32, 3 models]: does not hold '
@@ -337,7 +337,7 @@ def test_claims_hold_at_the_r2_threshold_and_not_below():
 
 def test_progress_prints_the_first_step_then_a_line_per_tenth_when_not_a_terminal():
     stream = io.StringIO()
-    progress = benchmark.Progress('work', 20, stream)
+    progress = reporting.Progress('work', 20, stream)
     for _ in range(20):
         progress.advance()
     progress.close()
@@ -350,7 +350,7 @@ def test_progress_prints_the_first_step_then_a_line_per_tenth_when_not_a_termina
 def test_memory_probe_reports_growth_of_a_fresh_process(tiny):
     request = {'kind': 'onnxruntime', 'path': str(tiny / 'tiny32.onnx'), 'threads': 1,
                'precision': None, 'cache_dir': None, 'input_size': 32, 'batches': [1, 8]}
-    answer = json.loads(benchmark.probe_peak_memory(json.dumps(request)))
+    answer = json.loads(probing.probe_peak_memory(json.dumps(request)))
     assert 0 <= answer['peak_rss_mb'] < 200
 
 
@@ -371,7 +371,7 @@ def test_real_int8_twin_on_five_sample_photos(catalog, sample_images, tmp_path):
 
 
 def test_cli_benchmark_subcommand_runs_the_same_tool(tiny, tmp_path, capsys):
-    from jetson_classifier import cli
+    from jetson_classifier.commands import cli
     code = cli.main(['benchmark', '--catalog', str(tiny / 'catalog.yaml'), '--model-dir',
                      str(tiny), '--models', 'nope', '--output', str(tmp_path)])
     assert code == 1

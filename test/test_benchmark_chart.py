@@ -5,8 +5,8 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from jetson_classifier.benchmark_chart import draw_chart
-from jetson_classifier.benchmark_profile import build_profile
+from jetson_classifier.benchmark.chart import draw_chart
+from jetson_classifier.benchmark.profile_builder import build_profile
 from jetson_classifier.errors import ClassifierError
 
 MACHINE = {'cpu': 'Test CPU', 'cpu_count': 2, 'gpu': 'Orin (sm_87)', 'board': None,

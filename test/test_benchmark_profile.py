@@ -11,8 +11,8 @@ import re
 import onnxruntime
 import pytest
 
-from jetson_classifier.benchmark_profile import (
-    build_profile, load_profile, machine_info, SCHEMA, write_profile)
+from jetson_classifier.benchmark.profile_builder import build_profile, machine_info, write_profile
+from jetson_classifier.benchmark.profile_schema import load_profile, SCHEMA
 from jetson_classifier.errors import ClassifierError
 
 MACHINE = {'cpu': 'Test CPU', 'cpu_count': 2, 'gpu': None, 'python': '3.11.7',

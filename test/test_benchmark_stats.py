@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from jetson_classifier.benchmark_stats import (
+from jetson_classifier.benchmark.stats import (
     fit_accuracy_vs_latency, fit_latency_vs_gmacs, fps_from_latency, GroupedCounter,
     latency_summary, linear_fit, pareto_front, TopKCounter)
 from jetson_classifier.errors import ClassifierError

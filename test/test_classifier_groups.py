@@ -5,10 +5,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jetson_classifier.catalog import share_dir
-from jetson_classifier.class_groups import load_class_groups
-from jetson_classifier.classifier import class_groups_path, Classifier
 from jetson_classifier.errors import ClassGroupError
+from jetson_classifier.inference.catalog import share_dir
+from jetson_classifier.inference.class_groups import load_class_groups
+from jetson_classifier.inference.classifier import class_groups_path, Classifier
 
 CATS = {'tabby', 'tiger cat', 'Egyptian cat'}
 COARSE = share_dir() / 'config' / 'groups' / 'imagenet_coarse.yaml'

@@ -13,17 +13,17 @@ from ros_processes import domain_id, listener, node_process, ros_params
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Float32, String
 
-from jetson_classifier.class_groups import load_class_groups
-from jetson_classifier.classifier import class_groups_path
-from jetson_classifier.classifier_node import LABEL_INFO_QOS
+from jetson_classifier.inference.class_groups import load_class_groups
+from jetson_classifier.inference.classifier import class_groups_path
+from jetson_classifier.nodes.classifier_node import LABEL_INFO_QOS
 
 vision_msgs = pytest.importorskip(
     'vision_msgs.msg', reason='vision_msgs does not import (build the stand-in: '
     'tools/build_vision_msgs_stand_in.sh <venv>)')
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402, I100
 
-NODE = 'jetson_classifier.classifier_node'
-SOURCE = 'jetson_classifier.image_source_node'
+NODE = 'jetson_classifier.nodes.classifier_node'
+SOURCE = 'jetson_classifier.nodes.image_source_node'
 CATS = {'tabby', 'tiger cat', 'Egyptian cat'}
 CUPS = {'espresso', 'cup', 'coffee mug'}
 CHELSEA_SIZE, COFFEE_SIZE = (451, 300), (600, 400)

@@ -3,7 +3,7 @@
 import pytest
 from ros_processes import domain_id
 
-from jetson_classifier import classifier_node
+from jetson_classifier.nodes import classifier_node
 
 rclpy = pytest.importorskip('rclpy', reason='rclpy is not installed')
 

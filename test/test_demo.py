@@ -8,10 +8,10 @@ import sys
 import pytest
 from ros_processes import domain_id, ros_env
 
-from jetson_classifier.benchmark_profile import load_profile
-from jetson_classifier.classifier import Classifier
-from jetson_classifier.demo import demo_environment, PROFILE_VARIABLES
-from jetson_classifier.frame_sources import builtin_photos
+from jetson_classifier.benchmark.profile_schema import load_profile
+from jetson_classifier.commands.demo import demo_environment, PROFILE_VARIABLES
+from jetson_classifier.inference.classifier import Classifier
+from jetson_classifier.pipeline.frame_sources import builtin_photos
 
 ROOT = Path(__file__).resolve().parent.parent
 CAMERA_PROFILE = str(ROOT / 'config' / 'fastdds_camera_profile.xml')
@@ -54,7 +54,7 @@ def plausible_labels(models, catalog):
 def test_short_demo_shows_real_labels_and_steps_down_when_the_target_rises(catalog, tmp_path):
     env = ros_env(domain_id(), profile=None)
     run = subprocess.run(
-        [sys.executable, '-m', 'jetson_classifier.demo', '--duration', '20',
+        [sys.executable, '-m', 'jetson_classifier.commands.demo', '--duration', '20',
          '--output', str(tmp_path)],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=400)
     output = run.stdout + run.stderr

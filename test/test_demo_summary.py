@@ -2,7 +2,7 @@
 
 import pytest
 
-from jetson_classifier.demo_summary import DemoRecord, network_fps, summary_text
+from jetson_classifier.commands.demo_summary import DemoRecord, network_fps, summary_text
 
 
 def test_network_fps_is_1000_over_the_median_inference_time():

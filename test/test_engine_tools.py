@@ -8,7 +8,7 @@ from fakes import fake_tensorrt, install
 from fakes.tiny_model import export_tiny_cnn
 import pytest
 
-from jetson_classifier.build_engine import main as build_engine
+from jetson_classifier.commands.build_engine import main as build_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 

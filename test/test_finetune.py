@@ -5,11 +5,11 @@ import numpy as np
 import onnx
 import pytest
 
-from jetson_classifier.catalog import Catalog
-from jetson_classifier.classifier import Classifier
+from jetson_classifier.commands.finetune import finetune, main, read_image_folder, split_holdout
 from jetson_classifier.errors import CatalogError, ImageError
-from jetson_classifier.finetune import finetune, main, read_image_folder, split_holdout
-from jetson_classifier.model_info import read_model_info
+from jetson_classifier.inference.catalog import Catalog
+from jetson_classifier.inference.classifier import Classifier
+from jetson_classifier.inference.model_info import read_model_info
 
 
 @pytest.fixture(scope='module')

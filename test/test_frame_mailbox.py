@@ -2,7 +2,7 @@
 
 import threading
 
-from jetson_classifier.frame_mailbox import FrameMailbox
+from jetson_classifier.pipeline.frame_mailbox import FrameMailbox
 
 
 def test_put_reports_replacing_a_frame_nobody_took_and_take_gets_the_newest():

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from jetson_classifier import frame_sources
 from jetson_classifier.errors import ImageError
-from jetson_classifier.frame_sources import builtin_photos, load_frames, resize
+from jetson_classifier.pipeline import frame_sources
+from jetson_classifier.pipeline.frame_sources import builtin_photos, load_frames, resize
 
 
 def flat(rgb, rows=12, cols=16):

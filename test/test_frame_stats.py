@@ -2,7 +2,7 @@
 
 import pytest
 
-from jetson_classifier.frame_stats import FrameStats
+from jetson_classifier.pipeline.frame_stats import FrameStats
 
 
 def test_snapshot_of_four_classified_frames_at_10_hz():

@@ -9,9 +9,9 @@ from PIL import Image
 import pytest
 from skimage import data
 
-from jetson_classifier import image_conversion
 from jetson_classifier.errors import ImageError
-from jetson_classifier.image_conversion import (
+from jetson_classifier.pipeline import image_conversion
+from jetson_classifier.pipeline.image_conversion import (
     compressed_to_rgb, image_to_rgb, rgb_to_compressed, rgb_to_image, SUPPORTED_ENCODINGS)
 
 LOSSLESS = ('rgb8', 'bgr8', 'rgba8', 'bgra8')

@@ -8,9 +8,9 @@ from rclpy.parameter_client import AsyncParameterClient
 from ros_processes import domain_id, listener, node_process, ros_params
 from sensor_msgs.msg import CompressedImage, Image
 
-from jetson_classifier.frame_sources import builtin_photos, resize
+from jetson_classifier.pipeline.frame_sources import builtin_photos, resize
 
-MODULE = 'jetson_classifier.image_source_node'
+MODULE = 'jetson_classifier.nodes.image_source_node'
 READY = 'publishing'
 
 

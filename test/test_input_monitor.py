@@ -2,7 +2,7 @@
 
 import pytest
 
-from jetson_classifier.input_monitor import InputMonitor
+from jetson_classifier.pipeline.input_monitor import InputMonitor
 
 PERIOD = 1 / 30
 

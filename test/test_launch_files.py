@@ -18,7 +18,7 @@ from ros_processes import domain_id, listener, node_process, PROFILE_VARIABLES, 
 from switcher_testing import write_test_profile
 import yaml
 
-from jetson_classifier.switcher_node import PROFILE_IN_SHARE
+from jetson_classifier.nodes.switcher_node import PROFILE_IN_SHARE
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = 'jetson_classifier'

@@ -7,14 +7,15 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from jetson_classifier.backends.onnxruntime_backend import session_options
-from jetson_classifier.classifier import Classifier, load_model
+from jetson_classifier.commands.prepare_models import (input_convs, is_up_to_date,
+                                                       pad_input_channels, prepare, quantize,
+                                                       RECIPE_VERSION)
 from jetson_classifier.errors import ModelLoadError
-from jetson_classifier.image_files import read_rgb
-from jetson_classifier.model_info import load_onnx, read_model_info
-from jetson_classifier.prepare_models import (input_convs, is_up_to_date, pad_input_channels,
-                                              prepare, quantize, RECIPE_VERSION)
-from jetson_classifier.preprocessing import preprocess_batch
+from jetson_classifier.inference.backends.onnxruntime_backend import session_options
+from jetson_classifier.inference.classifier import Classifier, load_model
+from jetson_classifier.inference.image_files import read_rgb
+from jetson_classifier.inference.model_info import load_onnx, read_model_info
+from jetson_classifier.inference.preprocessing import preprocess_batch
 
 LADDER = ['lite0_160', 'lite0_192', 'lite0', 'lite1', 'lite2']
 CATS = {'tabby', 'tiger cat', 'Egyptian cat'}

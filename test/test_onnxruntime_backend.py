@@ -12,9 +12,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_POOL_SCRIPT = """
 import json, sys
 import numpy as np
-from jetson_classifier.backends.onnxruntime_backend import (OnnxRuntimeBackend,
-                                                            share_one_thread_pool)
 from jetson_classifier.errors import BackendUnavailableError
+from jetson_classifier.inference.backends.onnxruntime_backend import (OnnxRuntimeBackend,
+                                                            share_one_thread_pool)
 
 path = sys.argv[1]
 batch = np.random.default_rng(0).uniform(-1, 1, (2, 3, 160, 160)).astype(np.float32)

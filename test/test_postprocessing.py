@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from jetson_classifier.postprocessing import softmax, top_k
+from jetson_classifier.inference.postprocessing import softmax, top_k
 
 
 def test_softmax_rows_sum_to_one_and_survive_huge_logits():

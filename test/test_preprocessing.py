@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from jetson_classifier.errors import ImageError
-from jetson_classifier.model_info import ModelInfo
-from jetson_classifier.preprocessing import centre_crop, preprocess, preprocess_batch
+from jetson_classifier.inference.model_info import ModelInfo
+from jetson_classifier.inference.preprocessing import centre_crop, preprocess, preprocess_batch
 
 LITE = ModelInfo(labels=('a', 'b'), input_size=4, crop_fraction=1.0, mean=(0.5,) * 3,
                  std=(0.5,) * 3)
@@ -54,5 +54,5 @@ def test_batch_stacks_images_of_different_sizes(photos):
                                  np.zeros((0, 4, 3), np.uint8), np.zeros((4, 4, 4), np.uint8),
                                  'not an image'])
 def test_wrong_shaped_or_typed_arrays_raise_image_error(bad):
-    with pytest.raises(ImageError, match='expected an HxWx3 uint8 RGB image'):
+    with pytest.raises(ImageError, match='expected a non-empty HxWx3 uint8 RGB array'):
         preprocess(bad, LITE)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from jetson_classifier.rate_meter import NetworkFps, RateMeter
+from jetson_classifier.pipeline.rate_meter import NetworkFps, RateMeter
 
 
 def feed(meter, start_s, rate_hz, count):

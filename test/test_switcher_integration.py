@@ -20,11 +20,11 @@ from ros_processes import domain_id, listener, ros_env
 from std_msgs.msg import Float32
 from switcher_testing import SwitcherGraph, write_test_profile
 
-from jetson_classifier.benchmark_profile import load_profile
+from jetson_classifier.benchmark.profile_schema import load_profile
 
 SHIPPED_PROFILE = Path(__file__).resolve().parent.parent / 'docs' / 'benchmark' / 'profile.json'
-CLASSIFIER = 'jetson_classifier.classifier_node'
-IMAGE_SOURCE = 'jetson_classifier.image_source_node'
+CLASSIFIER = 'jetson_classifier.nodes.classifier_node'
+IMAGE_SOURCE = 'jetson_classifier.nodes.image_source_node'
 # The speed factor the policy predicts with carries over between models of one precision, so
 # every rung is INT8: each has about twice the operations of the one below (0.20, 0.39, 0.86
 # GMACs), so the top rung stays out of reach on any CPU. (On an x86 CPU without VNNI, exact

@@ -6,7 +6,7 @@ import random
 import pytest
 
 from jetson_classifier.errors import CatalogError
-from jetson_classifier.switching_policy import (
+from jetson_classifier.switching.policy import (
     choose_rung, Constraint, parse_constraint, Rung, rungs_from_profile, SwitchingPolicy)
 
 # Binary-exact numbers so that boundaries can be hit exactly: with min_fps 100 and hysteresis

@@ -13,15 +13,15 @@ import onnxruntime
 from onnxruntime import quantization
 import pytest
 
-from jetson_classifier import int8_calibration
-from jetson_classifier.backends import create_backend
-from jetson_classifier.backends.onnxruntime_backend import OnnxRuntimeBackend
-from jetson_classifier.backends.tensorrt_backend import TensorRTBackend
-from jetson_classifier.engine_cache import CACHE_DIR_ENV, EngineCache, EngineKey
+from jetson_classifier.atomic_file import write_atomically
 from jetson_classifier.errors import BackendUnavailableError, ClassifierError, ModelLoadError
-from jetson_classifier.image_files import read_rgb
-from jetson_classifier.model_info import is_explicitly_quantized, read_model_info
-from jetson_classifier.preprocessing import preprocess
+from jetson_classifier.inference.backends import create_backend, int8_calibration
+from jetson_classifier.inference.backends.engine_cache import CACHE_DIR_ENV, EngineCache, EngineKey
+from jetson_classifier.inference.backends.onnxruntime_backend import OnnxRuntimeBackend
+from jetson_classifier.inference.backends.tensorrt_backend import TensorRTBackend
+from jetson_classifier.inference.image_files import read_rgb
+from jetson_classifier.inference.model_info import is_explicitly_quantized, read_model_info
+from jetson_classifier.inference.preprocessing import preprocess
 
 
 @pytest.fixture(scope='session')
@@ -253,7 +253,7 @@ def test_default_cache_dir_comes_from_the_environment(monkeypatch, tmp_path):
 def test_atomic_write_leaves_no_temp_files_and_replaces_old_content(tmp_path):
     target = tmp_path / 'x.engine'
     target.write_bytes(b'old')
-    EngineCache.write_atomic(target, b'new')
+    write_atomically(target, b'new')
     assert target.read_bytes() == b'new'
     assert [p.name for p in tmp_path.iterdir()] == ['x.engine']
 

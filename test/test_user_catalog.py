@@ -3,8 +3,8 @@
 import pytest
 import yaml
 
-from jetson_classifier.catalog import Catalog
 from jetson_classifier.errors import CatalogError
+from jetson_classifier.inference.catalog import Catalog
 
 
 def write_user_catalog(model_dir, models):

@@ -18,13 +18,13 @@ import time
 
 import numpy as np
 
-from jetson_classifier.backends.onnxruntime_backend import OnnxRuntimeBackend
-from jetson_classifier.backends.tensorrt_backend import PRECISIONS, TensorRTBackend
-from jetson_classifier.benchmark_stats import latency_summary
-from jetson_classifier.classifier import load_model
-from jetson_classifier.image_files import read_rgb
-from jetson_classifier.labelled_images import find_labelled_images
-from jetson_classifier.preprocessing import preprocess
+from jetson_classifier.benchmark.labelled_images import find_labelled_images
+from jetson_classifier.benchmark.stats import latency_summary
+from jetson_classifier.inference.backends.onnxruntime_backend import OnnxRuntimeBackend
+from jetson_classifier.inference.backends.tensorrt_backend import PRECISIONS, TensorRTBackend
+from jetson_classifier.inference.classifier import load_model
+from jetson_classifier.inference.image_files import read_rgb
+from jetson_classifier.inference.preprocessing import preprocess
 
 SAMPLE_DIR = Path(os.environ.get(
     'JETSON_CLASSIFIER_SAMPLE_DIR',

@@ -1,27 +1,17 @@
 """
-The measured profile the switcher plans from: schema, building, validation and file I/O.
+The measured profile the switcher plans from: its schema, validation and loading.
 
 Accuracies (top1, top5, grouped_top1) are fractions in 0..1; `fps` is network fps,
 1000 / latency_ms.p50. The Pareto front is over (fps, top1) of all models. The fits,
 latency_ms.p50 = slope * GMACs + intercept and top1 = a - b / latency_ms.p50, are made per
 (backend, device, precision) group, since INT8 and FP32 runs of one network follow
-different laws; each fit lists the models it used.
+different laws; each fit lists the models it used. profile_builder makes and writes one.
 """
 
-import csv
 import datetime
-import importlib.metadata
-import importlib.util
-import io
 import json
 import math
-import os
-import platform
-import shutil
-import subprocess
-import tempfile
 
-from jetson_classifier import benchmark_stats
 from jetson_classifier.errors import ClassifierError
 
 SCHEMA = 'jetson_classifier.profile/1'
@@ -29,169 +19,9 @@ PRECISIONS = ('fp32', 'fp16', 'int8')
 LATENCY_KEYS = ('p50', 'p90', 'p99', 'mean')
 
 
-def machine_info():
-    """Describe this machine: CPU, GPU, board, OS and the versions of the inference libraries."""
-    return {
-        'cpu': _cpu_model(),
-        'cpu_count': os.cpu_count(),
-        'gpu': _gpu_name(),
-        'board': _device_tree_model(),
-        'os': f'{platform.system()} {platform.release()} {platform.machine()}',
-        'python': platform.python_version(),
-        'numpy': _library_version('numpy', 'numpy'),
-        'onnxruntime': _library_version('onnxruntime', 'onnxruntime', 'onnxruntime-gpu'),
-        'tensorrt': _library_version('tensorrt', 'tensorrt', 'tensorrt-cu12', 'tensorrt-cu11'),
-    }
-
-
-def _cpu_model():
-    try:
-        with open('/proc/cpuinfo', encoding='utf-8', errors='replace') as f:
-            for line in f:
-                key, _, value = line.partition(':')
-                if key.strip() in ('model name', 'Model', 'Hardware') and value.strip():
-                    return value.strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _gpu_name():
-    """Ask nvidia-smi for the first GPU's name; None where there is none."""
-    smi = shutil.which('nvidia-smi')
-    if smi is None:
-        return None
-    try:
-        out = subprocess.run([smi, '--query-gpu=name', '--format=csv,noheader'],
-                             capture_output=True, text=True, timeout=10, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    names = [line.strip() for line in out.splitlines() if line.strip()]
-    return names[0] if names else None
-
-
-def _device_tree_model():
-    """Read the board name on ARM boards such as Jetson ('NVIDIA Jetson Orin Nano ...')."""
-    try:
-        with open('/proc/device-tree/model', 'rb') as f:
-            return f.read().rstrip(b'\x00\n').decode('utf-8', 'replace') or None
-    except OSError:
-        return None
-
-
-def _library_version(module, *distributions):
-    """Find a library's version from its wheel metadata or, failing that, the module."""
-    for dist in distributions:
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    if importlib.util.find_spec(module) is None:
-        return None
-    try:
-        return str(importlib.import_module(module).__version__)
-    except (ImportError, AttributeError):
-        return None
-
-
-def build_profile(models, dataset_path, dataset_images, machine=None, created=None):
-    """Assemble and validate a profile from per-model entries, adding the Pareto front and fits."""
-    profile = {
-        'schema': SCHEMA,
-        'created': created or datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec='seconds'),
-        'machine': machine_info() if machine is None else machine,
-        'dataset': {'path': str(dataset_path), 'images': dataset_images},
-        'models': list(models),
-        'pareto': [],
-        'fits': {'latency_vs_gmacs': [], 'accuracy_vs_latency': []},
-    }
-    validate_profile(profile, 'being built')
-    measured = [m for m in models if m['top1'] is not None]
-    front = benchmark_stats.pareto_front([(m['fps'], m['top1']) for m in measured])
-    profile['pareto'] = [measured[i]['name'] for i in front]
-    profile['fits'] = {
-        'latency_vs_gmacs': _fits_per_group(
-            benchmark_stats.fit_latency_vs_gmacs, [m for m in models if m['macs'] is not None],
-            lambda m: m['macs'] / 1e9, lambda m: m['latency_ms']['p50']),
-        'accuracy_vs_latency': _fits_per_group(
-            benchmark_stats.fit_accuracy_vs_latency, measured,
-            lambda m: m['latency_ms']['p50'], lambda m: m['top1']),
-    }
-    return profile
-
-
 def group_of_model(model):
     """Return the (backend, device, precision) a model ran with: fits never mix these."""
     return model['backend'], model['device'], model['precision']
-
-
-def _fits_per_group(fit, models, x_of, y_of):
-    """Fit each (backend, device, precision) group that has two or more distinct x values."""
-    groups = {}
-    for m in models:
-        groups.setdefault(group_of_model(m), []).append(m)
-    fits = []
-    for (backend, device, precision), members in groups.items():
-        x = [x_of(m) for m in members]
-        if len(set(x)) >= 2:
-            fits.append({'backend': backend, 'device': device, 'precision': precision,
-                         'models': [m['name'] for m in members],
-                         **fit(x, [y_of(m) for m in members])._asdict()})
-    return fits
-
-
-def write_profile(profile, json_path, csv_path=None):
-    """Validate, then atomically write the profile as JSON and optionally one CSV row per model."""
-    validate_profile(profile, str(json_path))
-    _write_atomically(json_path, json.dumps(profile, indent=2, allow_nan=False) + '\n')
-    if csv_path is not None:
-        _write_atomically(csv_path, profile_csv(profile))
-
-
-def profile_csv(profile):
-    """Render the profile's models as CSV text: one row per model, empty cells for nulls."""
-    batches = sorted({int(b) for m in profile['models'] for b in m['throughput_fps']})
-    header = (['name', 'backend', 'precision', 'device', 'input_size', 'macs', 'params',
-               'file_bytes', 'batch']
-              + [f'latency_{k}_ms' for k in LATENCY_KEYS] + ['fps']
-              + [f'throughput_fps_batch{b}' for b in batches]
-              + ['top1', 'top5', 'grouped_top1', 'peak_rss_mb', 'pareto'])
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator='\n')
-    writer.writerow(header)
-    for m in profile['models']:
-        size = m['input_size']
-        writer.writerow(
-            [m['name'], m['backend'], m['precision'], m['device'],
-             size if isinstance(size, int) else f'{size[0]}x{size[1]}',
-             m['macs'], m['params'], m['file_bytes'], m['batch']]
-            + [m['latency_ms'][k] for k in LATENCY_KEYS] + [m['fps']]
-            + [m['throughput_fps'].get(str(b)) for b in batches]
-            + [m['top1'], m['top5'], m['grouped_top1'], m['peak_rss_mb'],
-               m['name'] in profile['pareto']])
-    return out.getvalue()
-
-
-def _write_atomically(path, text):
-    """Write via a temporary file in the same folder and rename, so readers never see half."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = None
-    try:
-        os.makedirs(folder, exist_ok=True)
-        with tempfile.NamedTemporaryFile('w', encoding='utf-8', dir=folder, delete=False,
-                                         prefix='.' + os.path.basename(path) + '.') as f:
-            tmp = f.name
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as e:
-        if tmp is not None and os.path.exists(tmp):
-            os.remove(tmp)
-        raise ClassifierError(f'cannot write profile file {path}: {e.strerror or e}') from e
 
 
 def load_profile(path):

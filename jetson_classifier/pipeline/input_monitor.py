@@ -9,7 +9,7 @@ beside the node's own drops.
 import collections
 import statistics
 
-from jetson_classifier.rate_meter import RateMeter
+from jetson_classifier.pipeline.rate_meter import RateMeter
 
 GAP_FACTOR = 1.5
 PERIOD_SAMPLES = 31

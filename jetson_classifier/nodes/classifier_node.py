@@ -29,14 +29,14 @@ from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Float32, String
 
-from jetson_classifier.backends import BACKEND_NAMES
-from jetson_classifier.classifier import Classifier
 from jetson_classifier.errors import ClassifierError
-from jetson_classifier.frame_mailbox import FrameMailbox
-from jetson_classifier.frame_stats import FrameStats
-from jetson_classifier.group_executor import GroupExecutor
-from jetson_classifier.image_conversion import compressed_to_rgb, image_to_rgb
-from jetson_classifier.node_main import run_node
+from jetson_classifier.inference.backends import BACKEND_NAMES
+from jetson_classifier.inference.classifier import Classifier
+from jetson_classifier.nodes.group_executor import GroupExecutor
+from jetson_classifier.nodes.node_main import run_node
+from jetson_classifier.pipeline.frame_mailbox import FrameMailbox
+from jetson_classifier.pipeline.frame_stats import FrameStats
+from jetson_classifier.pipeline.image_conversion import compressed_to_rgb, image_to_rgb
 
 try:
     from vision_msgs import msg as vision_msgs

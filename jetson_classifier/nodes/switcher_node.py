@@ -2,7 +2,7 @@
 ROS 2 node that keeps the classifier on the best model for an fps or accuracy target.
 
 It plans from the benchmark profile, then follows the classifier's measured network fps
-(1000 / `<classifier>/inference_ms`) with jetson_classifier.switching_policy, and switches by
+(1000 / `<classifier>/inference_ms`) with jetson_classifier.switching.policy, and switches by
 setting the classifier's `model` parameter.
 """
 
@@ -18,12 +18,12 @@ from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile
 from rclpy.task import Future
 from std_msgs.msg import Float32, String
 
-from jetson_classifier.benchmark_profile import load_profile
-from jetson_classifier.catalog import share_dir
+from jetson_classifier.benchmark.profile_schema import load_profile
 from jetson_classifier.errors import ClassifierError
-from jetson_classifier.node_main import run_node
-from jetson_classifier.rate_meter import NetworkFps
-from jetson_classifier.switching_policy import POLICIES, rungs_from_profile, SwitchingPolicy
+from jetson_classifier.inference.catalog import share_dir
+from jetson_classifier.nodes.node_main import run_node
+from jetson_classifier.pipeline.rate_meter import NetworkFps
+from jetson_classifier.switching.policy import POLICIES, rungs_from_profile, SwitchingPolicy
 
 PROFILE_IN_SHARE = 'docs/benchmark/profile.json'
 TICK_S = 0.25

@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 
 from jetson_classifier.errors import ImageError
+from jetson_classifier.inference.preprocessing import check_rgb
 
 
 @dataclass(frozen=True)
@@ -73,14 +74,6 @@ def _as_bytes(data, what):
                          f'got {type(data).__name__}') from None
 
 
-def _check_rgb(rgb):
-    if not (isinstance(rgb, np.ndarray) and rgb.dtype == np.uint8 and rgb.ndim == 3
-            and rgb.shape[2] == 3 and rgb.shape[0] > 0 and rgb.shape[1] > 0):
-        desc = f'{rgb.dtype} array of shape {rgb.shape}' if isinstance(rgb, np.ndarray) \
-            else type(rgb).__name__
-        raise ImageError(f'expected a non-empty HxWx3 uint8 RGB array, got {desc}')
-
-
 def image_to_rgb(encoding, height, width, step, data, is_bigendian=False):
     """
     Return an HxWx3 uint8 RGB array for a sensor_msgs/Image payload.
@@ -143,7 +136,7 @@ def rgb_to_image(rgb, encoding):
 
     Rows are unpadded; mono16 is little-endian (is_bigendian = 0), 8-bit grey scaled by 257.
     """
-    _check_rgb(rgb)
+    check_rgb(rgb)
     enc = _lookup(encoding)
     width = rgb.shape[1]
     if enc.even_width and width % 2:
@@ -164,7 +157,7 @@ def rgb_to_image(rgb, encoding):
 
 def rgb_to_compressed(rgb, fmt='jpeg'):
     """Encode HxWx3 uint8 RGB as JPEG or PNG bytes for a sensor_msgs/CompressedImage."""
-    _check_rgb(rgb)
+    check_rgb(rgb)
     try:
         suffix = _COMPRESSED_SUFFIXES[fmt]
     except KeyError:

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-from jetson_classifier.backends.base import Backend
 from jetson_classifier.errors import BackendUnavailableError, ModelLoadError
-from jetson_classifier.model_info import is_explicitly_quantized
+from jetson_classifier.inference.backends.base import Backend
+from jetson_classifier.inference.model_info import is_explicitly_quantized
 
 _PREFERRED = ('TensorrtExecutionProvider', 'CUDAExecutionProvider', 'CPUExecutionProvider')
 # x86 CPUs without VNNI (AVX2, AVX-512F) multiply uint8 by int8 in 16-bit pairs that saturate:

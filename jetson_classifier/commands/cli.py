@@ -3,11 +3,11 @@
 import argparse
 import sys
 
-from jetson_classifier import benchmark
-from jetson_classifier.backends import BACKEND_NAMES
-from jetson_classifier.classifier import Classifier
+from jetson_classifier.benchmark import command as benchmark
 from jetson_classifier.errors import ClassifierError
-from jetson_classifier.image_files import find_images
+from jetson_classifier.inference.backends import BACKEND_NAMES
+from jetson_classifier.inference.classifier import Classifier
+from jetson_classifier.inference.image_files import find_images
 
 
 def classify(args):

@@ -11,11 +11,12 @@ import pathlib
 
 import numpy as np
 
-from jetson_classifier.engine_cache import EngineCache
+from jetson_classifier.atomic_file import write_atomically
 from jetson_classifier.errors import BackendUnavailableError, ImageError, ModelLoadError
-from jetson_classifier.image_files import find_images, IMAGE_SUFFIXES, read_rgb
-from jetson_classifier.model_info import read_model_info
-from jetson_classifier.preprocessing import preprocess
+from jetson_classifier.inference.backends.engine_cache import EngineCache
+from jetson_classifier.inference.image_files import find_images, IMAGE_SUFFIXES, read_rgb
+from jetson_classifier.inference.model_info import read_model_info
+from jetson_classifier.inference.preprocessing import preprocess
 
 MAX_IMAGES = 512
 
@@ -108,7 +109,7 @@ def make_entropy_calibrator(trt, device, model_path, image_folder, input_shape, 
             return EngineCache.read(table_path)
 
         def write_calibration_cache(self, cache):
-            EngineCache.write_atomic(table_path, bytes(cache))
+            write_atomically(table_path, bytes(cache))
 
         def close(self):
             """Free the device buffer once the build is over."""

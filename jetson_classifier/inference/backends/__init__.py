@@ -2,8 +2,8 @@
 
 import logging
 
-from jetson_classifier.backends.base import Backend
 from jetson_classifier.errors import BackendUnavailableError
+from jetson_classifier.inference.backends.base import Backend
 
 BACKEND_NAMES = ('auto', 'tensorrt', 'onnxruntime')
 TENSORRT_OPTIONS = ('precision', 'cache_dir', 'max_batch', 'workspace_mb',
@@ -24,7 +24,7 @@ def create_backend(kind, model_path, **options):
         raise BackendUnavailableError(
             f'unknown backend {kind!r}: expected one of {", ".join(BACKEND_NAMES)}')
     if kind in ('auto', 'tensorrt'):
-        from jetson_classifier.backends.tensorrt_backend import TensorRTBackend
+        from jetson_classifier.inference.backends.tensorrt_backend import TensorRTBackend
         try:
             return TensorRTBackend(model_path, **{
                 k: options[k] for k in TENSORRT_OPTIONS if options.get(k) is not None})
@@ -32,7 +32,7 @@ def create_backend(kind, model_path, **options):
             if kind == 'tensorrt':
                 raise
             _log.info('TensorRT is not usable here (%s); using ONNX Runtime', error)
-    from jetson_classifier.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from jetson_classifier.inference.backends.onnxruntime_backend import OnnxRuntimeBackend
     return OnnxRuntimeBackend(model_path, threads=options.get('threads'),
                               precision=options.get('precision'),
                               cache_dir=options.get('cache_dir'))

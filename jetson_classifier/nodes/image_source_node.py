@@ -10,10 +10,10 @@ from rclpy.task import Future
 from sensor_msgs.msg import CompressedImage, Image
 
 from jetson_classifier.errors import ClassifierError, ImageError
-from jetson_classifier.frame_sources import load_frames
-from jetson_classifier.image_conversion import (rgb_to_compressed, rgb_to_image,
-                                                SUPPORTED_ENCODINGS)
-from jetson_classifier.node_main import run_node
+from jetson_classifier.nodes.node_main import run_node
+from jetson_classifier.pipeline.frame_sources import load_frames
+from jetson_classifier.pipeline.image_conversion import (rgb_to_compressed, rgb_to_image,
+                                                         SUPPORTED_ENCODINGS)
 
 ENCODINGS = SUPPORTED_ENCODINGS
 TRANSPORTS = ('raw', 'compressed', 'both')

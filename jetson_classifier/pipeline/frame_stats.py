@@ -11,8 +11,8 @@ import threading
 
 import numpy as np
 
-from jetson_classifier.input_monitor import InputMonitor
-from jetson_classifier.rate_meter import RateMeter
+from jetson_classifier.pipeline.input_monitor import InputMonitor
+from jetson_classifier.pipeline.rate_meter import RateMeter
 
 LATENCY_SAMPLES = 300
 

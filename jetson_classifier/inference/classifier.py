@@ -3,14 +3,14 @@
 from pathlib import Path
 import time
 
-from jetson_classifier import postprocessing
-from jetson_classifier.backends import create_backend
-from jetson_classifier.catalog import Catalog, share_dir
-from jetson_classifier.class_groups import load_class_groups
 from jetson_classifier.errors import ClassGroupError
-from jetson_classifier.image_files import read_rgb
-from jetson_classifier.model_info import read_model_info
-from jetson_classifier.preprocessing import preprocess_batch
+from jetson_classifier.inference import postprocessing
+from jetson_classifier.inference.backends import create_backend
+from jetson_classifier.inference.catalog import Catalog, share_dir
+from jetson_classifier.inference.class_groups import load_class_groups
+from jetson_classifier.inference.image_files import read_rgb
+from jetson_classifier.inference.model_info import read_model_info
+from jetson_classifier.inference.preprocessing import preprocess_batch
 
 
 def load_model(model, catalog=None, model_dir=None):

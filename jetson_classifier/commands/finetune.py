@@ -17,13 +17,13 @@ import time
 import numpy as np
 import onnx
 
-from jetson_classifier.catalog import Catalog
+from jetson_classifier.commands.prepare_models import (export_network, lite_model_info,
+                                                       lite_network, prepare)
 from jetson_classifier.errors import CatalogError, ClassifierError, ImageError, ModelLoadError
-from jetson_classifier.image_files import find_images, read_rgb
-from jetson_classifier.model_info import load_onnx
-from jetson_classifier.prepare_models import (export_network, lite_model_info, lite_network,
-                                              prepare)
-from jetson_classifier.preprocessing import preprocess_batch
+from jetson_classifier.inference.catalog import Catalog
+from jetson_classifier.inference.image_files import find_images, read_rgb
+from jetson_classifier.inference.model_info import load_onnx
+from jetson_classifier.inference.preprocessing import preprocess_batch
 
 BATCH_SIZE = 16
 _MODEL_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]*')
@@ -105,7 +105,7 @@ def feature_session(path):
     """
     import onnxruntime as ort
 
-    from jetson_classifier.backends.onnxruntime_backend import session_options
+    from jetson_classifier.inference.backends.onnxruntime_backend import session_options
     model = load_onnx(path)
     logits = model.graph.output[0].name
     head = next((node for node in model.graph.node if logits in node.output), None)

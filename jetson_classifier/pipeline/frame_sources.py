@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 
 from jetson_classifier.errors import ImageError
+from jetson_classifier.inference.image_files import IMAGE_SUFFIXES, read_rgb
 
-IMAGE_SUFFIXES = frozenset({'.bmp', '.jpeg', '.jpg', '.png', '.tif', '.tiff', '.webp'})
 BUILTIN_PHOTOS = ('chelsea', 'coffee', 'astronaut', 'rocket')
 MAX_PRELOAD_BYTES = 1 << 30
 
@@ -75,20 +75,13 @@ def _read_frames(source):
         return
     path = Path(source)
     if path.is_dir():
-        yield from (_read_image(file) for file in image_files(path))
+        yield from (read_rgb(file) for file in image_files(path))
     elif path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
-        yield _read_image(path)
+        yield read_rgb(path)
     elif path.is_file():
         yield from _read_video(path)
     else:
         raise ImageError(f'source {source!r} is neither a folder nor a file')
-
-
-def _read_image(path):
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ImageError(f'cannot decode image {path}')
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def _read_video(path):

@@ -24,7 +24,7 @@ def preprocess_batch(images, info):
     size = info.input_size
     batch = np.empty((len(images), size, size, 3), np.float32)
     for slot, rgb in zip(batch, images):
-        _check_rgb(rgb)
+        check_rgb(rgb)
         crop = centre_crop(rgb, info.crop_fraction)
         slot[...] = cv2.resize(crop, (size, size), interpolation=cv2.INTER_CUBIC)
     if info.color_order == 'BGR':
@@ -34,9 +34,10 @@ def preprocess_batch(images, info):
     return np.ascontiguousarray((batch * scale + offset).transpose(0, 3, 1, 2))
 
 
-def _check_rgb(rgb):
+def check_rgb(rgb):
+    """Raise ImageError unless `rgb` is a non-empty HxWx3 uint8 array."""
     if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 \
             or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
         described = (f'{rgb.dtype} array of shape {rgb.shape}' if isinstance(rgb, np.ndarray)
                      else type(rgb).__name__)
-        raise ImageError(f'expected an HxWx3 uint8 RGB image, got {described}')
+        raise ImageError(f'expected a non-empty HxWx3 uint8 RGB array, got {described}')

@@ -3,10 +3,11 @@
 import dataclasses
 import os
 from pathlib import Path
-import tempfile
 
 import yaml
 
+from jetson_classifier import PACKAGE_PARENT
+from jetson_classifier.atomic_file import write_atomically
 from jetson_classifier.errors import CatalogError
 
 PACKAGE = 'jetson_classifier'
@@ -42,9 +43,8 @@ def default_model_dir():
 
 def share_dir():
     """Return the package's data directory: the source tree when run from it, else installed."""
-    source_tree = Path(__file__).resolve().parent.parent
-    if (source_tree / 'package.xml').is_file():
-        return source_tree
+    if (PACKAGE_PARENT / 'package.xml').is_file():
+        return PACKAGE_PARENT
     from ament_index_python.packages import get_package_share_directory, PackageNotFoundError
     try:
         return Path(get_package_share_directory(PACKAGE))
@@ -90,14 +90,9 @@ class Catalog:
         if self.user_catalog_path.is_file():
             document = _read_document(self.user_catalog_path)
         document['models'][name] = dict(fields)
-        self.model_dir.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(suffix='.yaml.tmp', dir=self.model_dir)
-        with os.fdopen(handle, 'w', encoding='utf-8') as stream:
-            stream.write('# Models you made (finetune); they add to or override the shipped '
-                         'catalog.\n')
-            yaml.safe_dump(document, stream, sort_keys=False)
-        os.chmod(temp, 0o644)
-        os.replace(temp, self.user_catalog_path)
+        write_atomically(self.user_catalog_path,
+                         '# Models you made (finetune); they add to or override the shipped '
+                         'catalog.\n' + yaml.safe_dump(document, sort_keys=False))
         self.entries[name] = entry
 
     @property

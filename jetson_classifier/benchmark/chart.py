@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 import numpy as np
 
-from jetson_classifier.benchmark_profile import group_of_model
+from jetson_classifier.benchmark.profile_schema import group_of_model
 from jetson_classifier.errors import ClassifierError
 
 FORMATS = ('.png', '.svg')

@@ -8,10 +8,10 @@ the classifier node starts in seconds. Prints the engine file and whether it was
 import argparse
 import sys
 
-from jetson_classifier.backends.tensorrt_backend import PRECISIONS, TensorRTBackend
-from jetson_classifier.catalog import Catalog
-from jetson_classifier.engine_cache import CACHE_DIR_ENV
 from jetson_classifier.errors import ClassifierError
+from jetson_classifier.inference.backends.engine_cache import CACHE_DIR_ENV
+from jetson_classifier.inference.backends.tensorrt_backend import PRECISIONS, TensorRTBackend
+from jetson_classifier.inference.catalog import Catalog
 
 
 def parse_args(argv=None):

@@ -25,14 +25,15 @@ from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile
 from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import Float32, String
 
-from jetson_classifier import benchmark
-from jetson_classifier.benchmark_chart import draw_chart
-from jetson_classifier.benchmark_profile import load_profile
-from jetson_classifier.catalog import Catalog, share_dir
-from jetson_classifier.demo_summary import DemoRecord, summary_text
+from jetson_classifier import PACKAGE_PARENT
+from jetson_classifier.benchmark import command as benchmark
+from jetson_classifier.benchmark.chart import draw_chart
+from jetson_classifier.benchmark.profile_schema import load_profile
+from jetson_classifier.commands.demo_summary import DemoRecord, summary_text
+from jetson_classifier.commands.prepare_models import is_up_to_date, prepare
 from jetson_classifier.errors import ClassifierError
-from jetson_classifier.prepare_models import is_up_to_date, prepare
-from jetson_classifier.switching_policy import choose_rung, Constraint, rungs_from_profile
+from jetson_classifier.inference.catalog import Catalog, share_dir
+from jetson_classifier.switching.policy import choose_rung, Constraint, rungs_from_profile
 
 SHIPPED_PROFILE = Path('docs', 'benchmark', 'profile.json')
 # Measured when no profile ships: four clearly different speeds, a few images and rounds.
@@ -70,8 +71,8 @@ def demo_environment(base=None):
         fast_dds_2 = env.get('ROS_DISTRO') in FAST_DDS_2_DISTROS
         name = PROFILE_VARIABLES[1] if fast_dds_2 else PROFILE_VARIABLES[0]
         env[name] = str(share_dir() / 'config' / 'fastdds_camera_profile.xml')
-    source_root = str(Path(__file__).resolve().parents[1])
-    env['PYTHONPATH'] = os.pathsep.join(filter(None, [source_root, env.get('PYTHONPATH')]))
+    env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(PACKAGE_PARENT),
+                                                      env.get('PYTHONPATH')]))
     env['PYTHONUNBUFFERED'] = '1'
     return env
 
@@ -221,9 +222,10 @@ class Demo:
         self.record.on_target(0.0, switcher['min_fps'])
         self.record.on_active_model(0.0, first_model)
         nodes = (
-            ('image_source', 'jetson_classifier.image_source_node', {'rate_hz': self.rate_hz}),
-            ('classifier', 'jetson_classifier.classifier_node', {'model': first_model}),
-            ('switcher', 'jetson_classifier.switcher_node', switcher),
+            ('image_source', 'jetson_classifier.nodes.image_source_node',
+             {'rate_hz': self.rate_hz}),
+            ('classifier', 'jetson_classifier.nodes.classifier_node', {'model': first_model}),
+            ('switcher', 'jetson_classifier.nodes.switcher_node', switcher),
         )
         for name, module, params in nodes:
             self.processes.append(DemoProcess(
@@ -305,7 +307,7 @@ class Demo:
 
 
 def main(argv=None):
-    """Command line: python -m jetson_classifier.demo [--duration S] [--output DIR]."""
+    """Command line: python -m jetson_classifier.commands.demo [--duration S] [--output DIR]."""
     parser = argparse.ArgumentParser(prog='demo', description=__doc__.strip().split('\n')[0])
     parser.add_argument('--duration', type=float, default=60.0,
                         help='seconds to run after the first label (default: %(default)s)')

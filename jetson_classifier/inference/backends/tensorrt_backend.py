@@ -13,11 +13,12 @@ import threading
 import numpy as np
 import onnx
 
-from jetson_classifier.backends.base import Backend
-from jetson_classifier.backends.cuda_memory import CudaDevice
-from jetson_classifier.engine_cache import EngineCache, EngineKey, sha256_hex
+from jetson_classifier.atomic_file import write_atomically
 from jetson_classifier.errors import BackendUnavailableError, ClassifierError, ModelLoadError
-from jetson_classifier.model_info import is_explicitly_quantized
+from jetson_classifier.inference.backends.base import Backend
+from jetson_classifier.inference.backends.cuda_memory import CudaDevice
+from jetson_classifier.inference.backends.engine_cache import EngineCache, EngineKey, sha256_hex
+from jetson_classifier.inference.model_info import is_explicitly_quantized
 
 PRECISIONS = ('fp32', 'fp16', 'int8')
 
@@ -160,7 +161,7 @@ class TensorRTBackend(Backend):
         self.built = engine is None
         if engine is None:
             plan = self._build(max_batch, workspace_mb, calibration_images)
-            self._cache.write_atomic(self.engine_path, plan)
+            write_atomically(self.engine_path, plan)
             self._progress(f'TensorRT engine for {self.model_path.name} saved to '
                            f'{self.engine_path}')
             engine = self._runtime.deserialize_cuda_engine(plan)
@@ -212,7 +213,7 @@ class TensorRTBackend(Backend):
             raise ModelLoadError(
                 f'TensorRT cannot build a {self._precision} engine from {self.model_path}; '
                 'the TensorRT errors logged above say why')
-        self._cache.write_atomic(timing_cache_path, bytes(config.get_timing_cache().serialize()))
+        write_atomically(timing_cache_path, bytes(config.get_timing_cache().serialize()))
         return bytes(plan)
 
     def _set_batch_range(self, builder, config, tensor, max_batch):
@@ -244,7 +245,7 @@ class TensorRTBackend(Backend):
         config.set_flag(_builder_flag(trt, 'INT8'))
         if self._quantized:
             return None
-        from jetson_classifier import int8_calibration
+        from jetson_classifier.inference.backends import int8_calibration
         table = self._cache.calibration_path(self.model_path.stem, self._onnx_sha256, shape)
         calibrator = int8_calibration.make_entropy_calibrator(
             trt, self._cuda, self.model_path, calibration_images, shape, table)

@@ -10,7 +10,6 @@ channels the fastest int8 kernels take. Files already up to date are kept.
 
 import argparse
 import dataclasses
-import os
 from pathlib import Path
 import sys
 import tempfile
@@ -21,12 +20,14 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from jetson_classifier.catalog import Catalog
+from jetson_classifier.atomic_file import write_atomically
+from jetson_classifier.benchmark.operation_count import count_macs, count_parameters
 from jetson_classifier.errors import ClassifierError, ModelLoadError
-from jetson_classifier.imagenet_labels import imagenet_labels
-from jetson_classifier.model_info import load_onnx, ModelInfo, read_model_info, write_model_info
-from jetson_classifier.operation_count import count_macs, count_parameters
-from jetson_classifier.preprocessing import preprocess_batch
+from jetson_classifier.inference.catalog import Catalog
+from jetson_classifier.inference.imagenet_labels import imagenet_labels
+from jetson_classifier.inference.model_info import (load_onnx, ModelInfo, read_model_info,
+                                                    write_model_info)
+from jetson_classifier.inference.preprocessing import preprocess_batch
 
 # Preprocessing the TF-trained EfficientNet-Lite weights expect.
 LITE_MEAN = LITE_STD = (0.5, 0.5, 0.5)
@@ -69,18 +70,13 @@ def is_up_to_date(path, entry):
 def _save(model, path):
     """Write an ONNX model atomically, stamped with the recipe version."""
     model.model_version = RECIPE_VERSION
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(suffix='.onnx.tmp', dir=path.parent)
-    os.close(handle)
-    onnx.save(model, temp)
-    os.chmod(temp, 0o644)
-    os.replace(temp, path)
+    write_atomically(path, model.SerializeToString())
 
 
 def _session(path, optimized_path=None):
     import onnxruntime as ort
 
-    from jetson_classifier.backends.onnxruntime_backend import session_options
+    from jetson_classifier.inference.backends.onnxruntime_backend import session_options
     options = session_options()
     if optimized_path:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC

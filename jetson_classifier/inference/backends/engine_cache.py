@@ -100,21 +100,6 @@ class EngineCache:
             return None
 
     @staticmethod
-    def write_atomic(path, data):
-        """Write ``data`` to a temp file beside ``path``, fsync, then rename over it."""
-        path = pathlib.Path(path)
-        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.')
-        try:
-            with os.fdopen(handle, 'wb') as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp, path)
-        except BaseException:
-            pathlib.Path(temp).unlink(missing_ok=True)
-            raise
-
-    @staticmethod
     def discard(path, reason):
         """Remove a stale or corrupt file, saying why."""
         _log.warning('discarding %s: %s', path, reason)
