@@ -1,37 +1,43 @@
-"""A one-slot mailbox between a camera callback and a slower worker: the newest frame waits."""
+"""Mailboxes between a camera callback and a slower worker: only the newest frame waits."""
 
 import threading
 
 
 class FrameMailbox:
     """
-    Holds at most one item: put() replaces an item not yet taken, take() waits for one.
+    Holds at most one item per key: put() replaces an item not yet taken, take() waits.
 
-    This is how a node never falls behind its camera: the worker always gets the newest frame,
-    and each frame overwritten before the worker took it is counted as dropped.
+    This is how a node never falls behind its cameras: the worker always gets each camera's
+    newest frame, and each frame overwritten before the worker took it is counted as dropped.
+    take() returns the items of every key that has one, so no camera waits behind another.
     """
 
     def __init__(self):
         self._ready = threading.Condition()
-        self._item = None
+        self._items = {}
         self._closed = False
 
-    def put(self, item):
-        """Store `item` (not None); return True if it replaced an item nobody took."""
+    def put(self, item, key=None):
+        """Store `item` under `key`; return the item it replaced, which nobody took, or None."""
         with self._ready:
-            replaced = self._item is not None
-            self._item = item
+            replaced = self._items.get(key)
+            self._items[key] = item
             self._ready.notify()
         return replaced
 
     def take(self, timeout_s=None):
-        """Return the newest item, waiting up to `timeout_s`; None on timeout or once closed."""
+        """
+        Return the newest item of every key that has one, waiting up to `timeout_s`.
+
+        Items come in the order their keys got one since the last take; [] on timeout, None
+        once closed.
+        """
         with self._ready:
-            self._ready.wait_for(lambda: self._item is not None or self._closed, timeout_s)
+            self._ready.wait_for(lambda: self._items or self._closed, timeout_s)
             if self._closed:
                 return None
-            item, self._item = self._item, None
-            return item
+            items, self._items = list(self._items.values()), {}
+            return items
 
     def close(self):
         """Wake every waiting take(); from now on take() returns None."""

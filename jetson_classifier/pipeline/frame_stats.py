@@ -31,6 +31,7 @@ class FrameStats:
         self.dropped = 0
         self.rejected = 0
         self.last_error = ''
+        self.last_received_s = None
 
     def set_window(self, window_s):
         """Change the rate window (seconds)."""
@@ -42,6 +43,7 @@ class FrameStats:
         """Record a frame stamped `stamp_s` (header, seconds) arriving at `now_s`."""
         with self._lock:
             self._input.add(stamp_s, now_s)
+            self.last_received_s = now_s
 
     def frame_dropped(self):
         """Record a frame replaced by a newer one before it was classified."""
