@@ -18,6 +18,28 @@ SAMPLE_DIR = Path(os.environ.get('JETSON_CLASSIFIER_SAMPLE_DIR',
                                  ROOT.parent / 'shared' / 'datasets' / 'imagenet-1k-sample'))
 
 
+@pytest.fixture(scope='module')
+def module_listener():
+    """Return a ROS node in this process, on the tests' domain, for one test module."""
+    from ros_processes import domain_id, listener
+    with listener(domain_id()) as node:
+        yield node
+
+
+@pytest.fixture
+def ros(module_listener, catalog):
+    """Return the module's listener (the models prepared); its subscriptions end with the test."""
+    yield module_listener
+    module_listener.unsubscribe_all()
+
+
+@pytest.fixture(scope='module')
+def parameters(module_listener):
+    """Return a parameter client of the node /classifier."""
+    from rclpy.parameter_client import AsyncParameterClient
+    return AsyncParameterClient(module_listener.node, 'classifier')
+
+
 @pytest.fixture(scope='session')
 def catalog():
     """Return the shipped catalog with every model prepared (a no-op when up to date)."""

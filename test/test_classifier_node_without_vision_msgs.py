@@ -3,7 +3,7 @@
 import pytest
 from ros_processes import domain_id
 
-from jetson_classifier.nodes import classifier_node
+from jetson_classifier.nodes import classifier_node, classifier_serving
 
 rclpy = pytest.importorskip('rclpy', reason='rclpy is not installed')
 
@@ -19,7 +19,7 @@ def context(monkeypatch):
 
 def test_runs_without_classification_and_label_info_and_logs_it_once(
         monkeypatch, context, capfd, catalog):
-    monkeypatch.setattr(classifier_node, 'vision_msgs', None)
+    monkeypatch.setattr(classifier_serving, 'vision_msgs', None)
     node = classifier_node.ClassifierNode(context=context)
     try:
         topics = {name for name, _ in node.get_publisher_names_and_types_by_node(
@@ -27,6 +27,6 @@ def test_runs_without_classification_and_label_info_and_logs_it_once(
     finally:
         node.destroy_node()
     assert {'/classifier/label', '/classifier/fps', '/classifier/inference_ms',
-            '/diagnostics'} <= topics
+            '/classifier/active_model', '/diagnostics'} <= topics
     assert not {'/classifier/classification', '/classifier/label_info'} & topics
     assert capfd.readouterr().err.count('vision_msgs is not installed') == 1

@@ -5,25 +5,13 @@ import numpy as np
 import pytest
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
-from ros_processes import domain_id, listener, node_process, ros_params
+from ros_processes import node_process, ros_params
 from sensor_msgs.msg import CompressedImage, Image
 
 from jetson_classifier.pipeline.frame_sources import builtin_photos, resize
 
 MODULE = 'jetson_classifier.nodes.image_source_node'
 READY = 'publishing'
-
-
-@pytest.fixture(scope='module')
-def module_listener():
-    with listener(domain_id()) as node:
-        yield node
-
-
-@pytest.fixture
-def ros(module_listener):
-    yield module_listener
-    module_listener.unsubscribe_all()
 
 
 @pytest.fixture(scope='module')

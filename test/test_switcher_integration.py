@@ -17,10 +17,11 @@ import time
 
 import pytest
 from ros_processes import domain_id, listener, ros_env
-from std_msgs.msg import Float32
+from std_msgs.msg import Float32, String
 from switcher_testing import SwitcherGraph, write_test_profile
 
 from jetson_classifier.benchmark.profile_schema import load_profile
+from jetson_classifier.nodes.parameters import LATCHED
 
 SHIPPED_PROFILE = Path(__file__).resolve().parent.parent / 'docs' / 'benchmark' / 'profile.json'
 CLASSIFIER = 'jetson_classifier.nodes.classifier_node'
@@ -53,11 +54,13 @@ def measure_ladder(graph):
     of other work on the machine sways no rung's figure alone. Ends on the last rung.
     """
     samples = graph.ros.subscribe(Float32, '/classifier/inference_ms')
+    active = graph.ros.subscribe(String, '/classifier/active_model', LATCHED)
     assert graph.ros.spin_until(lambda: samples, 20.0), 'the classifier classifies no frame'
     rounds = {name: [] for name in LADDER}
     for _ in range(MEASURE_ROUNDS):
         for name in LADDER:
             assert graph.set_params('classifier', model=name) == [(True, '')]
+            assert graph.ros.spin_until(lambda: active and active[-1][1].data == name, 30.0)
             graph.ros.spin_for(SETTLE_S)
             samples.clear()
             graph.ros.spin_for(MEASURE_S)
