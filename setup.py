@@ -8,6 +8,7 @@ PACKAGE = 'jetson_classifier'
 # Executable name -> module with main(): ros2 run jetson_classifier <name>.
 EXECUTABLES = {
     'classifier': 'nodes.classifier_node',
+    'lifecycle_classifier': 'nodes.lifecycle_classifier_node',
     'switcher': 'nodes.switcher_node',
     'image_source': 'nodes.image_source_node',
     'prepare_models': 'commands.prepare_models',
