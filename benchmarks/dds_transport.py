@@ -26,7 +26,7 @@ COUNTER_MODULE = 'benchmarks.dds_transport'
 COUNTER_READY = 'counting frames'
 NODE_MODULE = 'jetson_classifier.nodes.classifier_node'
 NODE_PARAMS = {'model': 'lite0_160_int8', 'threads': 1}
-NODE_STATUS = 'classifier: classification'
+NODE_STATUS = '/classifier: classification'
 # Long enough for the node's next 1 Hz diagnostics to count the last frame.
 NODE_SETTLE_S = 2.5
 

@@ -68,7 +68,7 @@ def _diagnostics(arrays):
     found = []
     for _, array in arrays:
         for status in array.status:
-            if status.name == 'classifier: classification':
+            if status.name == '/classifier: classification':
                 stamp = array.header.stamp.sec + array.header.stamp.nanosec * 1e-9
                 found.append((stamp, {kv.key: kv.value for kv in status.values}))
     return found
