@@ -14,6 +14,7 @@ returns to the model that serves.
 import threading
 import time
 
+from builtin_interfaces.msg import Time
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.parameter import Parameter
@@ -122,7 +123,7 @@ class ClassifierServing:
                        for name, (default, about) in PARAMETERS.items()}
         check_choices(self.values)
         self._pipeline = self._subscription = self._listening_since = None
-        self._serving = self._loading = None
+        self._serving = self._loading = self._label_info = None
         self._model_fields = {'model': 'none (not configured)', 'device': ''}
         self._switches = self._refused = 0
         self._last_load_ms = None
@@ -165,10 +166,11 @@ class ClassifierServing:
         self._pipeline = FramePipeline(
             classifier, self._to_rgb, self._publish, cameras=(CAMERA,),
             window_s=self.values['fps_window'], on_reject=self._on_reject,
-            on_error=self._on_publish_error)
+            on_error=self._on_publish_error, on_labels=self._on_labels)
         self._pipeline.top_k, self._pipeline.threshold = (self.values['top_k'],
                                                           self.values['score_threshold'])
         self._now_serving(classifier, load_ms)
+        self._publish_label_info(classifier.labels, Time())
         self._log.info(f'loaded {self._describe_model()} in {load_ms:.0f} ms')
 
     def activate(self):
@@ -255,16 +257,15 @@ class ClassifierServing:
             reason = str(error) if isinstance(error, ClassifierError) else repr(error)
             self._refuse(f'refused {changed}: {reason}')
             return SetParametersResult(successful=False, reason=reason)
-        groups_changed = any(wanted[name] != self.values[name]
-                             for name in ('class_groups', 'score_threshold'))
+        threshold_changed = wanted['score_threshold'] != self.values['score_threshold']
         self.values = wanted
         self._health.hold_s = wanted['stale_after_s']
         if self._pipeline is not None:
             self._pipeline.top_k, self._pipeline.threshold = (wanted['top_k'],
                                                               wanted['score_threshold'])
             self._pipeline.stats[CAMERA].set_window(wanted['fps_window'])
-            if groups_changed:
-                self._publish_label_info()
+            if threshold_changed:
+                self._publish_label_info(*self._label_info)
         return SetParametersResult(successful=True)
 
     def _apply(self, wanted):
@@ -282,10 +283,9 @@ class ClassifierServing:
             self._pipeline.switch(lambda: make_classifier(wanted),
                                   lambda result: self._load_finished(result, wanted))
         elif regroup:
-            classifier = self._pipeline.classifier
-            classifier.set_class_groups(wanted['class_groups'] or None)
+            self._pipeline.set_class_groups(wanted['class_groups'] or None)
             self._log.info(f'class groups now {wanted["class_groups"] or "off"}: '
-                           f'{len(classifier.labels)} labels')
+                           f'{len(self._pipeline.classifier.labels)} labels')
 
     def _load_finished(self, result, values):
         """Hand a finished load over to the executor thread (called on the loader thread)."""
@@ -328,7 +328,6 @@ class ClassifierServing:
         self._model_fields = describe(classifier)
         self._last_load_ms = load_ms
         self._active_pub.publish(String(data=values['model']))
-        self._publish_label_info()
 
     def _describe_model(self):
         fields = self._model_fields
@@ -336,13 +335,24 @@ class ClassifierServing:
         return (f'{fields["model"]} on {fields.get("backend")} ({fields["device"]}, '
                 f'{fields.get("precision")})' + (f', groups {groups}' if groups else ''))
 
-    def _publish_label_info(self):
-        if vision_msgs is None or self._pipeline is None:
+    def _on_labels(self, labels, header):
+        """Publish the labels a model answers with from the frame stamped like `header` on."""
+        self._publish_label_info(labels, header.stamp)
+
+    def _publish_label_info(self, labels, stamp):
+        """
+        Publish id -> name of `labels`, stamped with the first frame they answer for.
+
+        So a consumer looks a Classification's ids up in the latest LabelInfo stamped no
+        later than it, whatever order the two topics arrive in. The first is stamped 0.
+        """
+        self._label_info = labels, stamp
+        if vision_msgs is None:
             return
         msg = vision_msgs.LabelInfo()
-        msg.header.stamp = self._node.get_clock().now().to_msg()
+        msg.header.stamp = stamp
         msg.class_map = [vision_msgs.VisionClass(class_id=index, class_name=label)
-                         for index, label in enumerate(self._pipeline.classifier.labels)]
+                         for index, label in enumerate(labels)]
         msg.threshold = float(self.values['score_threshold'])
         self._label_info_pub.publish(msg)
 

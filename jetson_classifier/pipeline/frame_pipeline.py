@@ -7,6 +7,8 @@ preprocesses the newest frame of every camera that has one while the inference t
 the model on the batch before it and delivers the labels; the loader thread builds a new
 model while the current one serves, and swaps it in between two batches. A frame that cannot
 be converted, preprocessed or classified is rejected with its reason; only close() stops it.
+The labels a model answers with change only between two batches (a model swap, a class group
+change), and `on_labels` hears of each change before the first frame answered with them.
 """
 
 import threading
@@ -64,19 +66,22 @@ class FramePipeline:
     Classifies the newest frame of each camera with `classifier`, on threads of its own.
 
     `convert(message)` returns an RGB array; `deliver(Labelled)` publishes, from the
-    inference thread; `on_reject(frame, error)` and `on_error(error)` report what failed.
-    Frame counts, rates and latencies per camera are in `stats`.
+    inference thread, after `on_labels(labels, header)` when the labels changed since the
+    last delivery (header: the first frame answered with them); `on_reject(frame, error)` and
+    `on_error(error)` report what failed. Counts, rates and latencies per camera: `stats`.
     """
 
     def __init__(self, classifier, convert: Callable, deliver: Callable, cameras=('',),
                  window_s=2.0, on_reject: Callable = None, on_error: Callable = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 on_labels: Callable = None, clock: Callable[[], float] = time.monotonic):
         self.stats = {camera: FrameStats(window_s) for camera in cameras}
         self.top_k, self.threshold = 5, 0.0
         self._classifier = classifier
         self._convert, self._deliver, self._clock = convert, deliver, clock
         self._on_reject = on_reject or (lambda frame, error: None)
         self._on_error = on_error or (lambda error: None)
+        self._on_labels = on_labels or (lambda labels, header: None)
+        self._delivered_labels = classifier.labels
         self._frames, self._prepared, self._loads = FrameMailbox(), FrameMailbox(), FrameMailbox()
         self._model_lock = threading.Lock()
         self._closed = False
@@ -99,6 +104,11 @@ class FramePipeline:
         stats.frame_received(stamp_s, now)
         if self._frames.put(Frame(camera, message, header, now), key=camera) is not None:
             stats.frame_dropped()
+
+    def set_class_groups(self, groups):
+        """Answer with the groups of `groups` (file, shipped name; None: none) from next batch."""
+        with self._model_lock:
+            self._classifier.set_class_groups(groups)
 
     def switch(self, load: Callable, done: Callable[[LoadResult], None]):
         """
@@ -142,20 +152,23 @@ class FramePipeline:
         """Inference thread: classify the newest prepared frame of every camera, deliver."""
         while (prepared := self._prepared.take()) is not None:
             try:
-                labelled = self._classify(prepared)
+                labels, labelled = self._classify(prepared)
             # Nor must a backend failing on one batch.
             except Exception as error:
                 for item in prepared:
                     self._reject(item.frame, error)
                 continue
-            for item in labelled:
-                try:
+            try:
+                if labels != self._delivered_labels:
+                    self._on_labels(labels, labelled[0].header)
+                    self._delivered_labels = labels
+                for item in labelled:
                     self._deliver(item)
-                except Exception as error:  # publishing failed (shutting down): report it
-                    self._on_error(error)
+            except Exception as error:  # publishing failed (shutting down): report it
+                self._on_error(error)
 
     def _classify(self, prepared):
-        """Run the serving model on prepared frames as one batch; return a Labelled each."""
+        """Run the serving model on prepared frames as one batch; return labels, Labelled each."""
         with self._model_lock:
             classifier = self._classifier
             batch = np.concatenate([
@@ -163,12 +176,14 @@ class FramePipeline:
                 for p in prepared])
             probabilities = classifier.infer(batch)
             inference_ms = classifier.last_inference_ms
-        rows = classifier.predictions(probabilities, self.top_k, self.threshold)
+            rows = classifier.predictions(probabilities, self.top_k, self.threshold)
+            labels = classifier.labels
         now = self._clock()
-        return [Labelled(p.frame.camera, p.frame.header, predictions, inference_ms,
-                         self.stats[p.frame.camera].frame_classified(p.frame.received_s, now,
-                                                                     inference_ms))
-                for p, predictions in zip(prepared, rows)]
+        return labels, [
+            Labelled(p.frame.camera, p.frame.header, predictions, inference_ms,
+                     self.stats[p.frame.camera].frame_classified(p.frame.received_s, now,
+                                                                 inference_ms))
+            for p, predictions in zip(prepared, rows)]
 
     def _reject(self, frame, error):
         self.stats[frame.camera].frame_rejected(f'frame received at {frame.received_s:.3f} s '
