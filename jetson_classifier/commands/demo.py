@@ -33,7 +33,7 @@ from jetson_classifier.commands.demo_summary import DemoRecord, summary_text
 from jetson_classifier.commands.prepare_models import is_up_to_date, prepare
 from jetson_classifier.errors import ClassifierError
 from jetson_classifier.inference.catalog import Catalog, share_dir
-from jetson_classifier.switching.policy import choose_rung, Constraint, rungs_from_profile
+from jetson_classifier.switching.policy import Constraint, plan_rung, rungs_from_profile
 
 SHIPPED_PROFILE = Path('docs', 'benchmark', 'profile.json')
 # Measured when no profile ships: four clearly different speeds, a few images and rounds.
@@ -146,7 +146,7 @@ class Demo:
                  + ', '.join(f'{r.name} {r.fps:.0f} fps' for r in rungs))
         self._prepare_models([r.name for r in rungs])
         start_fps = max(1.0, round(START_FRACTION * rungs[-1].fps))
-        first = choose_rung(rungs, Constraint('min_fps', start_fps)).rung.name
+        first = plan_rung(rungs, Constraint('min_fps', start_fps)).rung.name
         switcher = {'profile': str(profile_path), 'policy': 'min_fps',
                     'min_fps': float(start_fps), **SWITCHER_PACE}
         if ladder:
