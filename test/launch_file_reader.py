@@ -5,6 +5,8 @@ import contextlib
 import dataclasses
 from pathlib import Path
 import runpy
+import sys
+import types
 from unittest import mock
 
 import setuptools
@@ -132,3 +134,115 @@ def installed_files(root):
     """Map each file setup.py installs (relative to the source tree) to its install folder."""
     return {source: folder for folder, sources in setup_keywords(root)['data_files']
             for source in sources}
+
+
+# Building a launch file with stand-ins of the launch API, to see what it returns.
+
+class Recorded:
+    """A stand-in for any launch API class: keeps what it was constructed with."""
+
+    def __init__(self, *args, **kwargs):
+        self.args, self.kwargs = args, kwargs
+
+    @property
+    def kind(self):
+        return type(self).__name__
+
+    def argument(self, index, name, default=None):
+        """Return the constructor argument at `index` or called `name`."""
+        return self.args[index] if len(self.args) > index else self.kwargs.get(name, default)
+
+
+class _StandInModule(types.ModuleType):
+    """A module whose every attribute is a Recorded subclass of that name."""
+
+    def __getattr__(self, name):
+        if name.startswith('__'):
+            raise AttributeError(name)
+        stand_in = type(name, (Recorded,), {})
+        setattr(self, name, stand_in)
+        return stand_in
+
+
+_LAUNCH_MODULES = ('launch', 'launch.actions', 'launch.substitutions',
+                   'launch.launch_description_sources', 'launch_ros', 'launch_ros.actions',
+                   'launch_ros.parameter_descriptions')
+
+
+# Stand-ins to build launch descriptions with in tests: stand_ins.Node(...) and so on.
+stand_ins = _StandInModule('stand_ins')
+
+
+def build(path):
+    """Return the stand-in LaunchDescription that `path`'s generate_launch_description() makes."""
+    modules = {name: _StandInModule(name) for name in _LAUNCH_MODULES}
+    with mock.patch.dict(sys.modules, modules):
+        return runpy.run_path(str(path))['generate_launch_description']()
+
+
+def is_one_scoped_group(path):
+    """Return True if the launch file returns one GroupAction, scoped (launch's default)."""
+    entities = build(path).argument(0, 'initial_entities')
+    return ([entity.kind for entity in entities] == ['GroupAction']
+            and entities[0].kwargs.get('scoped', True) is True)
+
+
+@dataclasses.dataclass
+class Scope:
+    """The launch configurations and environment variables that actions see."""
+
+    configurations: dict
+    environment: dict
+
+    def resolve(self, value):
+        """Return the text a substitution (or a list of them) performs to."""
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (list, tuple)):
+            return ''.join(map(self.resolve, value))
+        if value.kind == 'LaunchConfiguration':
+            return self.configurations[value.argument(0, 'variable_name')]
+        if value.kind == 'EnvironmentVariable':
+            name = value.argument(0, 'name')
+            if name in self.environment:
+                return self.environment[name]
+            return self.resolve(value.argument(1, 'default_value', ''))
+        raise ValueError(f'cannot resolve {value.kind}')
+
+
+def visit(entity, scope, started, launch_dir):
+    """
+    Visit `entity` as launch does, appending (Node, Scope it sees) to `started` for each node.
+
+    The rules are launch's own (ros2/launch, launch/launch/actions, the same from Humble to
+    Rolling): GroupAction(scoped=True), its default, pushes the launch configurations and
+    the environment before its actions and pops them after (group_action.py, forwarding=True:
+    the actions see what was there); IncludeLaunchDescription sets its launch_arguments in
+    the current scope, then visits the included description (include_launch_description.py);
+    DeclareLaunchArgument sets its default unless the configuration is set
+    (declare_launch_argument.py); SetEnvironmentVariable sets the variable
+    (set_environment_variable.py). Files are included from `launch_dir`.
+    """
+    if entity.kind == 'LaunchDescription':
+        for child in entity.argument(0, 'initial_entities', []):
+            visit(child, scope, started, launch_dir)
+    elif entity.kind == 'GroupAction':
+        inner = (Scope(dict(scope.configurations), dict(scope.environment))
+                 if entity.kwargs.get('scoped', True) else scope)
+        for child in entity.argument(0, 'actions'):
+            visit(child, inner, started, launch_dir)
+    elif entity.kind == 'IncludeLaunchDescription':
+        for name, value in entity.kwargs.get('launch_arguments', ()):
+            scope.configurations[name] = scope.resolve(value)
+        source = entity.argument(0, 'launch_description_source').argument(0, 'launch_file_path')
+        visit(build(Path(launch_dir) / Path(source).name), scope, started, launch_dir)
+    elif entity.kind == 'DeclareLaunchArgument':
+        name = entity.argument(0, 'name')
+        if name not in scope.configurations:
+            scope.configurations[name] = scope.resolve(entity.kwargs['default_value'])
+    elif entity.kind == 'SetEnvironmentVariable':
+        scope.environment[entity.argument(0, 'name')] = scope.resolve(entity.argument(1, 'value'))
+    elif entity.kind == 'Node':
+        started.append((entity, Scope(dict(scope.configurations), dict(scope.environment))))
+    else:
+        raise ValueError(f'no rule for {entity.kind}')

@@ -132,7 +132,7 @@ def test_ctrl_c_stops_the_node_with_exit_code_0_and_no_traceback():
 
 
 def test_unknown_encoding_exits_with_an_error_naming_the_parameter():
-    with node_process(MODULE, ros_params(encoding='rgb16'), expect_clean_exit=False) as source:
+    with node_process(MODULE, ros_params(encoding='32FC1'), expect_clean_exit=False) as source:
         assert source.wait(20.0) == 1
-    assert "parameter encoding: 'rgb16'" in source.output()
+    assert "parameter encoding: '32FC1'" in source.output()
     assert 'Traceback' not in source.output()

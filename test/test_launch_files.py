@@ -9,7 +9,8 @@ as processes with the shipped parameter files and asked over DDS what they decla
 from pathlib import Path
 import tempfile
 
-from launch_file_reader import installed_files, LaunchFile, setup_keywords
+from launch_file_reader import (installed_files, is_one_scoped_group, LaunchFile,
+                                setup_keywords)
 import pytest
 from rcl_interfaces.msg import ParameterType
 from rclpy.parameter import parameter_value_to_python
@@ -18,6 +19,7 @@ from ros_processes import domain_id, listener, node_process, PROFILE_VARIABLES, 
 from switcher_testing import write_test_profile
 import yaml
 
+from jetson_classifier.commands.demo import FAST_DDS_2_DISTROS
 from jetson_classifier.nodes.switcher_node import PROFILE_IN_SHARE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,11 +29,15 @@ NODES = {node.executable: node for f in LAUNCH_FILES.values() for node in f.node
 NAMESPACE = '/launch_check'
 PYTHON_TYPES = {'str': ParameterType.PARAMETER_STRING, 'float': ParameterType.PARAMETER_DOUBLE,
                 'int': ParameterType.PARAMETER_INTEGER, 'bool': ParameterType.PARAMETER_BOOL}
+# How launch_ros reads a launch argument as ParameterValue(value_type=...): a bool as YAML
+# (launch/utilities/type_utils.py, get_typed_value).
+FROM_TEXT = {'str': str, 'float': float, 'int': int, 'bool': yaml.safe_load}
 # The launch API these files use, as documented for Humble, Jazzy and Kilted.
 LAUNCH_API = {
     ('ament_index_python.packages', 'get_package_share_directory'),
     ('launch', 'LaunchDescription'),
     ('launch.actions', 'DeclareLaunchArgument'),
+    ('launch.actions', 'GroupAction'),
     ('launch.actions', 'IncludeLaunchDescription'),
     ('launch.actions', 'SetEnvironmentVariable'),
     ('launch.launch_description_sources', 'PythonLaunchDescriptionSource'),
@@ -57,11 +63,12 @@ def modules():
 
 
 def declared_with_includes(name, seen=()):
-    """Return the launch arguments a file declares, with those of the files it includes."""
+    """Return the launch arguments a file declares, with those of unscoped files it includes."""
     launch_file = LAUNCH_FILES[name]
     names = set(launch_file.arguments)
     for include in launch_file.includes - set(seen):
-        names |= declared_with_includes(include, (*seen, name))
+        if not is_one_scoped_group(ROOT / 'launch' / include):
+            names |= declared_with_includes(include, (*seen, name))
     return names
 
 
@@ -94,9 +101,18 @@ def test_the_shipped_profile_is_installed_where_the_switcher_looks_for_it():
 
 
 def test_every_launch_configuration_is_declared_by_the_file_or_what_it_includes():
+    # A scoped include's arguments do not reach the includer, so only unscoped ones count.
     for name, launch_file in LAUNCH_FILES.items():
         undeclared = launch_file.configurations - declared_with_includes(name)
         assert not undeclared, f'{name} uses undeclared launch arguments {undeclared}'
+
+
+def test_arguments_declared_in_several_files_agree():
+    first = {}
+    for name, launch_file in LAUNCH_FILES.items():
+        for argument in launch_file.arguments.values():
+            earlier = first.setdefault(argument.name, (name, argument))
+            assert earlier[1] == argument, f'{name} and {earlier[0]} declare {argument.name} apart'
 
 
 def test_arguments_with_choices_default_to_one_of_them():
@@ -112,9 +128,10 @@ def test_launch_files_use_only_the_documented_launch_api():
         assert not unknown, f'{name} imports {unknown}'
 
 
-def test_the_classifier_launch_exports_both_fast_dds_profile_variables():
-    launch_file = LAUNCH_FILES['classifier.launch.py']
+def test_the_common_launch_sets_the_profile_variable_by_the_demos_rule():
+    launch_file = LAUNCH_FILES['common.launch.py']
     assert launch_file.constant('PROFILE_VARIABLES') == PROFILE_VARIABLES
+    assert launch_file.constant('FAST_DDS_2_DISTROS') == FAST_DDS_2_DISTROS
     assert 'fastdds_camera_profile.xml' in launch_file.named_files
     assert 'SetEnvironmentVariable' in {name for _, name in launch_file.imports}
 
@@ -221,18 +238,20 @@ def test_parameters_the_launch_files_pass_are_declared_with_the_type_given(runni
                 assert PYTHON_TYPES[parameter.value_type] == kind, f'{executable} {name}'
 
 
-def test_launch_argument_defaults_agree_with_the_config_files():
+def test_launch_argument_defaults_agree_with_the_config_files_and_the_nodes(running_nodes):
     arguments = {name: argument for f in LAUNCH_FILES.values()
                  for name, argument in f.arguments.items()}
     for executable, node in NODES.items():
         _, parameters = config_parameters(executable)
+        declared = running_nodes[executable]['parameters']
         for name, parameter in node.parameters.items():
+            # The file's value; for a parameter it leaves out (use_sim_time), the node's own.
+            expected = parameters[name] if name in parameters else declared[name][1]
             if parameter.configuration is None:
-                assert parameters[name] == parameter.constant, f'{executable} {name}'
+                assert expected == parameter.constant, f'{executable} {name}'
                 continue
             default = arguments[parameter.configuration].default
-            as_type = {'str': str, 'float': float, 'int': int}[parameter.value_type]
-            assert as_type(default) == parameters[name], f'{executable} {name}'
+            assert FROM_TEXT[parameter.value_type](default) == expected, f'{executable} {name}'
 
 
 def test_launch_files_remap_the_topics_the_nodes_really_use(running_nodes):
