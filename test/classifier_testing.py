@@ -98,3 +98,18 @@ def wait_for_active_model(ros, out, model, timeout_s=30.0):
     assert ros.spin_until(lambda: out['active_model'] and out['active_model'][-1][1].data == model,
                           timeout_s), [m.data for _, m in out['active_model']]
     return out['active_model'][-1][0]
+
+
+def publish_until_classified(ros, publisher, msg, out, timeout_s=5.0):
+    """Publish msg (a good frame) until its classification comes back; return it."""
+    def answer():
+        return next((m for _, m in out['classification'] if stamp_s(m) == stamp_s(msg)), None)
+    deadline = time.monotonic() + timeout_s
+    while answer() is None and time.monotonic() < deadline:
+        publisher.publish(msg)
+        ros.spin_until(answer, 0.5)
+    return answer()
+
+
+def wait_for_subscriber(ros, publisher):
+    assert ros.spin_until(lambda: publisher.get_subscription_count() > 0, 20.0)

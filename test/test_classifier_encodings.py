@@ -8,6 +8,8 @@ rgb8; the layouts themselves are pinned in test_image_conversion.py.
 import dataclasses
 import itertools
 
+from classifier_testing import (classifier, image_source, outputs, publish_until_classified,
+                                stamp_s, wait_for_diagnostics, wait_for_subscriber)
 from encoding_testing import (depth_16uc1, depth_32fc1, motorcycle_depth_mm,
                               widen_to_16_bits)
 import numpy as np
@@ -15,8 +17,6 @@ import pytest
 from rclpy.qos import qos_profile_sensor_data
 from ros_processes import domain_id, listener
 from sensor_msgs.msg import Image
-from test_classifier_node import (classifier, image_source, outputs, publish_until_classified,
-                                  stamp_s, wait_for_diagnostics, wait_for_subscriber)
 
 from jetson_classifier.pipeline.frame_sources import BUILTIN_PHOTOS, builtin_photos
 from jetson_classifier.pipeline.image_conversion import image_to_rgb, rgb_to_image

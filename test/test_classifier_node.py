@@ -5,8 +5,9 @@ import time
 
 from classifier_testing import (CATS, CHELSEA_SIZE, classifier, COFFEE_SIZE, CUPS, diagnostics,
                                 get_parameter, image_source, labels_between, NODE,
-                                outputs, set_parameter, SOURCE, stamp_s, top_label,
-                                wait_for_active_model, wait_for_diagnostics)
+                                outputs, publish_until_classified, set_parameter, SOURCE,
+                                stamp_s, top_label, wait_for_active_model,
+                                wait_for_diagnostics, wait_for_subscriber)
 import cv2
 import numpy as np
 import pytest
@@ -163,21 +164,6 @@ def test_fine_tuned_model_is_switched_to_at_runtime_like_any_other(
     labels = labels_between(out, switched_at + 0.2)
     assert len(labels) >= 8 and set(labels) <= set(finetuned.classes)
     assert [c.class_name for c in out['label_info'][-1][1].class_map] == list(finetuned.classes)
-
-
-def publish_until_classified(ros, publisher, msg, out, timeout_s=5.0):
-    """Publish msg (a good frame) until its classification comes back; return it."""
-    def answer():
-        return next((m for _, m in out['classification'] if stamp_s(m) == stamp_s(msg)), None)
-    deadline = time.monotonic() + timeout_s
-    while answer() is None and time.monotonic() < deadline:
-        publisher.publish(msg)
-        ros.spin_until(answer, 0.5)
-    return answer()
-
-
-def wait_for_subscriber(ros, publisher):
-    assert ros.spin_until(lambda: publisher.get_subscription_count() > 0, 20.0)
 
 
 def image_msg(rgb, stamp_sec, encoding='rgb8', **fields):
