@@ -1,6 +1,7 @@
 """
-Does the profile predict the node? Each rung's ~/inference_ms in the real node at a camera
-rate, against the profile's paced p50 for that rate, in one run.
+Does the profile predict the node? Each rung in the real node at a camera rate, in one run.
+
+Each rung's ~/inference_ms in the node is compared with the profile's paced p50 for the rate.
 
 An image source publishes 640x480 rgb8 at --rate; one classifier process switches through
 the rungs (its `model` parameter, waiting for ~/active_model), settles, then records
