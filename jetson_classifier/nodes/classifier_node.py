@@ -120,7 +120,8 @@ def _describe(classifier):
     """Return what diagnostics say about a loaded model (read once: it may be closed later)."""
     return {'model': classifier.name, 'model file': str(classifier.model_path),
             'backend': classifier.backend.name, 'device': classifier.backend.device,
-            'precision': classifier.backend.precision}
+            'precision': classifier.backend.precision,
+            'tensorrt fallback': classifier.backend.fallback_reason or ''}
 
 
 def _stamp_s(stamp):
