@@ -106,7 +106,8 @@ def describe(classifier):
     """Return what diagnostics say about a model (read once: it may be closed later)."""
     return {'model': classifier.name, 'model file': str(classifier.model_path),
             'backend': classifier.backend.name, 'device': classifier.backend.device,
-            'precision': classifier.backend.precision}
+            'precision': classifier.backend.precision,
+            'tensorrt fallback': classifier.backend.fallback_reason or ''}
 
 
 def _stamp_s(stamp):
