@@ -35,7 +35,7 @@ def classifier_status(received):
     """Return key -> value of the classifier's latest diagnostics, or None."""
     for _, array in reversed(received):
         for status in array.status:
-            if status.name == 'classifier: classification':
+            if status.name == '/classifier: classification':
                 return {kv.key: kv.value for kv in status.values}
     return None
 
