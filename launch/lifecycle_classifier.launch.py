@@ -45,7 +45,8 @@ def generate_launch_description():
         description='Configure the classifier (load the model), then activate it; false: '
                     'leave it unconfigured for a lifecycle manager')
     # Registered before the node starts, so that the configure's outcome finds it; matched on
-    # the labels of the node's transition_event (configuring -> inactive: configure succeeded).
+    # the state labels of the node's transition_event (ros2/rcl, rcl_lifecycle/src/
+    # default_state_machine.c, Humble on): configuring -> inactive is a configure that worked.
     activate_once_configured = RegisterEventHandler(OnStateTransition(
         target_lifecycle_node=classifier, start_state='configuring', goal_state='inactive',
         entities=[EmitEvent(event=change_state(classifier, Transition.TRANSITION_ACTIVATE))],
