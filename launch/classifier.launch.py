@@ -27,7 +27,13 @@ from launch_ros.parameter_descriptions import ParameterValue
 PACKAGE = 'jetson_classifier'
 
 
-def generate_launch_description():
+def classifier_actions(node_action=Node, executable='classifier'):
+    """
+    Return the actions that start a classifier: common.launch.py, the arguments, the node last.
+
+    lifecycle_classifier.launch.py passes LifecycleNode (launch_ros's Node with the same
+    keywords) and its executable: the managed classifier gets the same arguments and parameters.
+    """
     share = get_package_share_directory(PACKAGE)
     image = LaunchConfiguration('image')
     arguments = [
@@ -51,9 +57,9 @@ def generate_launch_description():
             'params_file', default_value=os.path.join(share, 'config', 'classifier.yaml'),
             description='YAML file with the classifier parameters'),
     ]
-    classifier = Node(
+    classifier = node_action(
         package=PACKAGE,
-        executable='classifier',
+        executable=executable,
         name='classifier',
         namespace=LaunchConfiguration('namespace'),
         output='screen',
@@ -74,6 +80,10 @@ def generate_launch_description():
     )
     common = IncludeLaunchDescription(PythonLaunchDescriptionSource(
         os.path.join(share, 'launch', 'common.launch.py')))
+    return [common, *arguments, classifier]
+
+
+def generate_launch_description():
     # scoped=True: launch pushes the launch configurations and the environment before these
     # actions and pops them after (launch/actions/group_action.py, Humble to Rolling).
-    return LaunchDescription([GroupAction([common, *arguments, classifier], scoped=True)])
+    return LaunchDescription([GroupAction(classifier_actions(), scoped=True)])

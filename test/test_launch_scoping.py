@@ -12,7 +12,7 @@ import asyncio
 import os
 from pathlib import Path
 
-from launch_file_reader import build, is_one_scoped_group, Scope, stand_ins, visit
+from launch_file_reader import build, is_one_scoped_group, NODE_KINDS, Scope, stand_ins, visit
 import pytest
 from ros_processes import PROFILE_VARIABLES
 import yaml
@@ -24,24 +24,26 @@ SHIPPED_PROFILE = 'fastdds_camera_profile.xml'
 ROBOT_PROFILE = '/etc/robot/fastdds.xml'
 # What a robot's bring-up holds before it includes classifier.launch.py.
 ROBOT_ENVIRONMENT = {'PATH': '/usr/bin'}
+# The launch files that start a classifier, plain and managed.
+CLASSIFIER_LAUNCHES = ('classifier.launch.py', 'lifecycle_classifier.launch.py')
 
 
-def bring_up(include_arguments=()):
-    """Return a robot's bring-up: include classifier.launch.py, then start a node of its own."""
+def bring_up(include_arguments=(), launch_file='classifier.launch.py'):
+    """Return a robot's bring-up: include `launch_file`, then start a node of its own."""
     return stand_ins.LaunchDescription([
         stand_ins.IncludeLaunchDescription(
-            stand_ins.PythonLaunchDescriptionSource(str(LAUNCH_DIR / 'classifier.launch.py')),
+            stand_ins.PythonLaunchDescriptionSource(str(LAUNCH_DIR / launch_file)),
             launch_arguments=list(include_arguments)),
         stand_ins.Node(package='robot_bringup', executable='planner', name='planner'),
     ])
 
 
 def started(description, scope, monkeypatch, distro='kilted', launch_dir=LAUNCH_DIR):
-    """Visit `description` under ROS_DISTRO `distro`; return [(Node, Scope it sees)]."""
+    """Visit `description` under ROS_DISTRO `distro`; return [(node, Scope it sees)]."""
     monkeypatch.setenv('ROS_DISTRO', distro)
-    nodes = []
-    visit(description, scope, nodes, launch_dir)
-    return nodes
+    executed = []
+    visit(description, scope, executed, launch_dir)
+    return [(action, seen) for action, seen in executed if action.kind in NODE_KINDS]
 
 
 def by_name(nodes):
@@ -54,12 +56,13 @@ def test_every_launch_file_but_the_building_block_is_one_scoped_group():
         assert is_one_scoped_group(path) is (path.name != 'common.launch.py'), path.name
 
 
+@pytest.mark.parametrize('launch_file', CLASSIFIER_LAUNCHES)
 @pytest.mark.parametrize('distro, variable', [
     ('humble', FASTRTPS), ('jazzy', FASTRTPS), ('kilted', FASTDDS), ('rolling', FASTDDS)])
 def test_a_node_after_the_include_sees_none_of_the_classifiers_settings(
-        distro, variable, monkeypatch):
-    seen = by_name(started(bring_up(), Scope({}, dict(ROBOT_ENVIRONMENT)), monkeypatch,
-                           distro))
+        distro, variable, launch_file, monkeypatch):
+    seen = by_name(started(bring_up(launch_file=launch_file),
+                           Scope({}, dict(ROBOT_ENVIRONMENT)), monkeypatch, distro))
     classifier, planner = seen['classifier'], seen['planner']
     # The classifier gets its arguments and the one profile variable its distro reads...
     assert classifier.configurations['model'] == 'lite0_int8'
@@ -124,7 +127,7 @@ def test_use_sim_time_and_log_level_reach_every_node_of_every_launch_file(monkey
             assert [scope.resolve(a) for a in node.kwargs['ros_arguments']] == [
                 '--log-level', 'debug'], where
             reached.add(node.kwargs['executable'])
-    assert reached == {'classifier', 'switcher', 'image_source'}
+    assert reached == {'classifier', 'lifecycle_classifier', 'switcher', 'image_source'}
 
 
 def test_the_real_launch_gives_a_node_after_the_include_none_of_the_classifiers_settings(
