@@ -64,7 +64,7 @@ def test_plan_is_applied_when_the_classifier_comes_up_after_the_switcher(graph):
             assert 'switched to lite1_int8' in classifier.output()
     assert graph.decision_lines() == [
         'plan lite1_int8: most accurate rung expected to meet min_fps 150 (200.0 fps, '
-        'top-1 0.759)']
+        'top-1 0.759) [back-to-back]']
 
 
 def test_steps_down_under_load_and_back_up_when_it_lifts_without_oscillating(graph):
@@ -105,7 +105,8 @@ def test_refused_rung_is_reported_and_the_next_one_planned(graph):
     assert len(lines) == 2, lines
     assert lines[1].startswith(
         'plan lite0_int8: most accurate rung expected to meet min_fps 150 (400.0 fps, top-1 '
-        "0.744); lite1_int8 refused (cannot load model 'lite1_int8': test refusal)"), lines
+        "0.744) [back-to-back]; lite1_int8 refused (cannot load model 'lite1_int8': test "
+        'refusal)'), lines
 
 
 def test_restarted_classifier_is_given_the_planned_model_again(graph):
