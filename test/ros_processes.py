@@ -14,11 +14,9 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import qos_profile_sensor_data
 
+from jetson_classifier.nodes import parameter_client
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# A service call unanswered this long is sent again: rmw_fastrtps drops a response when the
-# server has not yet matched the client's response reader (ros2/rmw_fastrtps#842, "failed to
-# send response (timeout)"), which a loaded 2-core machine makes likely after a node starts.
-RESEND_AFTER_S = 5.0
 CAMERA_PROFILE = REPO_ROOT / 'config' / 'fastdds_camera_profile.xml'
 PROFILE_VARIABLES = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
 
@@ -173,17 +171,18 @@ class Listener:
         """
         Return the answer to the service request `send()` sends (it returns the future).
 
-        A request unanswered after RESEND_AFTER_S is sent again (only idempotent ones belong
-        here: reads, and sets of a value); fail after `timeout_s` without an answer.
+        A late answer is asked for again (parameter_client.call); fail after `timeout_s`.
         """
-        deadline = time.monotonic() + timeout_s
-        while True:
-            future = send()
-            left = deadline - time.monotonic()
-            if self.spin_until(future.done, min(RESEND_AFTER_S, left)):
-                return future.result()
-            if left <= RESEND_AFTER_S:
-                raise AssertionError(f'no answer to {send} in {timeout_s} s')
+        response = parameter_client.call(send, self.spin_until, timeout_s)
+        assert response is not None, f'no answer to {send} in {timeout_s} s'
+        return response
+
+    def parameter_client(self, node, timeout_s=10.0):
+        """Return a ParameterClient of `node` once its services are discovered."""
+        client = parameter_client.ParameterClient(self.node, node)
+        assert self.spin_until(client.services_are_ready, timeout_s), \
+            f'no parameter services of {node} in {timeout_s} s'
+        return client
 
     def spin_for(self, duration_s):
         """Spin for `duration_s` seconds."""

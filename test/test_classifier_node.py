@@ -7,7 +7,6 @@ import cv2
 import numpy as np
 import pytest
 from rclpy.parameter import Parameter
-from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import qos_profile_sensor_data
 from ros_processes import domain_id, listener, node_process, ros_params
 from sensor_msgs.msg import CompressedImage, Image
@@ -16,6 +15,7 @@ from std_msgs.msg import Float32, String
 from jetson_classifier.inference.class_groups import load_class_groups
 from jetson_classifier.inference.classifier import class_groups_path
 from jetson_classifier.nodes.classifier_node import LABEL_INFO_QOS
+from jetson_classifier.nodes.parameter_client import ParameterClient
 
 vision_msgs = pytest.importorskip(
     'vision_msgs.msg', reason='vision_msgs does not import (build the stand-in: '
@@ -43,7 +43,7 @@ def ros(module_listener, catalog):
 
 @pytest.fixture(scope='module')
 def parameters(module_listener):
-    return AsyncParameterClient(module_listener.node, 'classifier')
+    return ParameterClient(module_listener.node, 'classifier')
 
 
 def classifier(**params):
@@ -89,7 +89,7 @@ def wait_for_diagnostics(ros, received, condition, timeout_s=5.0):
 
 def set_parameter(ros, parameters, name, value, timeout_s=20.0):
     """Set one parameter of the node; return (SetParametersResult, seconds the call took)."""
-    assert parameters.wait_for_services(timeout_sec=10.0)
+    assert ros.spin_until(parameters.services_are_ready, 10.0)
     start = time.monotonic()
     response = ros.call(lambda: parameters.set_parameters([Parameter(name, value=value)]),
                         timeout_s)
