@@ -14,6 +14,7 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import qos_profile_sensor_data
 
+from jetson_classifier.commands.demo import FAST_DDS_2_DISTROS
 from jetson_classifier.nodes import parameter_client
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -30,8 +31,9 @@ def ros_env(domain, profile=CAMERA_PROFILE):
     """
     Environment for a ROS process here: localhost discovery, `domain`, Fast DDS `profile`.
 
-    `profile` None leaves Fast DDS at its defaults. Every process that should talk to another
-    needs the same settings.
+    `profile` None leaves Fast DDS at its defaults; else it goes in the variable this
+    distribution's Fast DDS reads (ROS_DISTRO jazzy: 2.x; Kilted's wheels: 3.x). Every
+    process that should talk to another needs the same settings.
     """
     env = dict(os.environ)
     env.setdefault('AMENT_PREFIX_PATH', sys.prefix)
@@ -42,7 +44,8 @@ def ros_env(domain, profile=CAMERA_PROFILE):
     for name in PROFILE_VARIABLES:
         env.pop(name, None)
     if profile is not None:
-        env['FASTDDS_DEFAULT_PROFILES_FILE'] = str(profile)  # Fast DDS 3, as in these wheels
+        fast_dds_2 = env.get('ROS_DISTRO') in FAST_DDS_2_DISTROS
+        env[PROFILE_VARIABLES[1] if fast_dds_2 else PROFILE_VARIABLES[0]] = str(profile)
     return env
 
 
