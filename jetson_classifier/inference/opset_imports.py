@@ -15,7 +15,7 @@ from onnx import defs
 DEFAULT_DOMAIN = 'ai.onnx'  # written '' in a file
 # Domain -> (lowest, highest) version each runtime of JetPack 6's era takes, and the highest
 # IR version. ONNX Runtime 1.16 implements ONNX 1.14 (ai.onnx 19, ai.onnx.ml 3, IR 9) and
-# runs ai.onnx from opset 7 on (onnxruntime docs/Versioning.md); test/test_floor_runtime.py
+# runs ai.onnx from opset 7 on (onnxruntime docs/Versioning.md); test/test_floor_stack.py
 # loads these limits in ONNX Runtime 1.16.3 itself. TensorRT 10's ONNX parser takes ai.onnx
 # 9 to 20 and other domains only through plugins (onnx-tensorrt docs/operators.md, branches
 # 10.0-GA and 10.1-GA; its ONNX submodule moved past 1.16 only in 10.6).
