@@ -202,7 +202,7 @@ class SwitcherNode(Node):
         if self._setting is not None and now - self._setting.sent > SET_TIMEOUT_S:
             self.get_logger().warning(f'{self._classifier} did not answer a model switch in '
                                       f'{SET_TIMEOUT_S:g} s: asking again')
-            (late, self._setting), self._apply = (self._setting, None), True
+            late, self._setting, self._apply = self._setting, None, True
             late.future.cancel()
 
     def _decide(self, decision):
