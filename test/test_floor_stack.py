@@ -30,7 +30,7 @@ LIMITS = ACCEPTED['ONNX Runtime 1.16']
 def test_every_catalog_model_gives_every_photo_the_top1_of_the_development_stack(catalog):
     expected = json.loads(Path(REFERENCE).read_text())
     answers = catalog_top1(catalog)
-    assert sorted(answers) == sorted(expected) and len(answers) == 10
+    assert sorted(answers) == sorted(expected) and len(answers) >= 10
     differences = [(model, photo, label, answers[model].get(photo))
                    for model, labels in expected.items() for photo, label in labels.items()
                    if answers[model].get(photo) != label]

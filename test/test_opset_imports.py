@@ -29,7 +29,7 @@ def relu_then_pad(imports, ir_version=8):
 
 def test_every_catalog_file_imports_only_what_its_nodes_use_as_old_runtimes_accept(catalog):
     names = [name for name, entry in catalog.entries.items() if entry.export or entry.int8_of]
-    assert len(names) == 10
+    assert len(names) >= 10  # the ladder, FP32 and INT8
     for name in names:
         model = onnx.load(str(catalog.path_of(catalog.entry(name))), load_external_data=False)
         assert opset_problems(model) == [], name
