@@ -64,7 +64,7 @@ def wait_for_diagnostics(ros, received, condition, timeout_s=5.0):
 
 def set_parameter(ros, parameters, name, value, timeout_s=20.0):
     """Set one parameter of the node; return (SetParametersResult, seconds the call took)."""
-    assert parameters.wait_for_services(timeout_sec=10.0)
+    assert ros.spin_until(parameters.services_are_ready, 10.0)
     start = time.monotonic()
     response = ros.call(lambda: parameters.set_parameters([Parameter(name, value=value)]),
                         timeout_s)

@@ -393,6 +393,7 @@ def test_real_int8_twin_on_five_sample_photos(catalog, sample_images, tmp_path):
     assert profile['dataset']['images'] == 5
     assert all(m['top1'] in (0, 0.2, 0.4, 0.6, 0.8, 1.0) for m in profile['models'])
     assert '  lite0_160_int8   vs lite0_160 ' in out.getvalue()
+    assert (tmp_path / 'chart.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
 def test_cli_benchmark_subcommand_runs_the_same_tool(tiny, tmp_path, capsys):

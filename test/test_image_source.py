@@ -4,7 +4,6 @@ import cv2
 import numpy as np
 import pytest
 from rclpy.parameter import Parameter
-from rclpy.parameter_client import AsyncParameterClient
 from ros_processes import node_process, ros_params
 from sensor_msgs.msg import CompressedImage, Image
 
@@ -102,9 +101,8 @@ def test_rate_is_roughly_rate_hz_and_stamps_are_now(ros):
 
 def test_rate_hz_changes_at_run_time_but_source_is_read_only(ros):
     received = ros.subscribe(Image, 'image')
-    client = AsyncParameterClient(ros.node, 'image_source')
     with node_process(MODULE, ros_params(rate_hz=2.0, width=32, height=24), ready_text=READY):
-        assert client.wait_for_services(timeout_sec=10.0)
+        client = ros.parameter_client('image_source')
         rate_result, source_result = ros.call(lambda: client.set_parameters(
             [Parameter('rate_hz', value=20.0), Parameter('source', value='/tmp')])).results
         received.clear()

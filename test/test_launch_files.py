@@ -18,12 +18,12 @@ from lifecycle_msgs.msg import Transition
 import pytest
 from rcl_interfaces.msg import ParameterType
 from rclpy.parameter import parameter_value_to_python
-from rclpy.parameter_client import AsyncParameterClient
 from ros_processes import domain_id, listener, node_process, PROFILE_VARIABLES, ros_params
 from switcher_testing import write_test_profile
 import yaml
 
 from jetson_classifier.commands.demo import FAST_DDS_2_DISTROS
+from jetson_classifier.nodes.parameter_client import ParameterClient
 from jetson_classifier.nodes.switcher_node import PROFILE_IN_SHARE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -176,7 +176,7 @@ def switcher_overrides(tmp_path_factory):
 def describe_node(ros, process, executable, namespace=NAMESPACE):
     """Ask a running node for its parameters {name: (type, value)} and its topics."""
     full_name = f'{namespace}/{NODES[executable].name}'
-    client = AsyncParameterClient(ros.node, full_name)
+    client = ParameterClient(ros.node, full_name)
     ready = ros.spin_until(lambda: client.services_are_ready() or not process.running(), 60.0)
     assert ready and process.running(), f'{full_name} did not come up'
     parameters = {}

@@ -19,7 +19,7 @@ from jetson_classifier.benchmark.measuring import (labelled_dataset, load_varian
                                                    measure_accuracy, model_entry,
                                                    select_models)
 from jetson_classifier.benchmark.pacing import CAMERA_SIZE, DEFAULT_RATE_HZ, PACED_METHOD
-from jetson_classifier.benchmark.probing import (LATENCY_METHOD, measure_latency_in_fresh_process,
+from jetson_classifier.benchmark.probing import (latency_method, measure_latency_in_fresh_process,
                                                  measure_paced_in_fresh_process,
                                                  measure_peak_memory, PEAK_MEMORY_METHOD)
 from jetson_classifier.benchmark.profile_builder import build_profile, write_profile
@@ -194,7 +194,7 @@ def run(args, out=None):
     seconds['total'] = time.perf_counter() - started
     profile['benchmark'] = {
         'threads': args.threads, 'batches': args.batches, 'rounds': args.rounds,
-        'runs_at_batch_1': args.runs, 'warmup': args.warmup, 'latency': LATENCY_METHOD,
+        'runs_at_batch_1': args.runs, 'warmup': args.warmup, 'latency': latency_method(),
         'paced_rates_hz': rates, 'paced_frames': args.paced_frames, 'paced': PACED_METHOD,
         'peak_memory': PEAK_MEMORY_METHOD, 'accuracy_batch': args.accuracy_batch,
         'class_groups': str(args.class_groups) if args.class_groups else None,

@@ -33,9 +33,21 @@ PEAK_MEMORY_METHOD = (
 LATENCY_METHOD = (
     'backend call only (no decode/preprocess), random input; interleaved rounds with the model '
     'order rotated each round; untimed calls worth --warmup images before each block of timed '
-    'calls; in a fresh process whose ONNX Runtime sessions share one pool of --threads threads')
+    'calls; in a fresh process whose ONNX Runtime sessions {pools}')
+POOLS = {True: 'share one pool of --threads threads',
+         False: 'have a pool of --threads threads each whose idle workers sleep (this ONNX '
+                'Runtime has no shared pool)'}
 _PROBE = ('import sys; from jetson_classifier.benchmark.probing import {probe}; '
           'print({probe}(sys.argv[1]))')
+
+
+def latency_method():
+    """Return LATENCY_METHOD as this machine's ONNX Runtime measures (shared pool or not)."""
+    try:
+        from jetson_classifier.inference.backends.onnxruntime_backend import GLOBAL_POOL
+    except ImportError:  # a TensorRT-only machine: no ONNX Runtime session to share a pool
+        GLOBAL_POOL = True
+    return LATENCY_METHOD.format(pools=POOLS[GLOBAL_POOL])
 
 
 def probe_latency(request):

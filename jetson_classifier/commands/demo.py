@@ -20,7 +20,6 @@ import time
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
-from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile
 from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import Float32, String
@@ -33,6 +32,7 @@ from jetson_classifier.commands.demo_summary import DemoRecord, summary_text
 from jetson_classifier.commands.prepare_models import is_up_to_date, prepare
 from jetson_classifier.errors import ClassifierError
 from jetson_classifier.inference.catalog import Catalog, share_dir
+from jetson_classifier.nodes.parameter_client import call, ParameterClient
 from jetson_classifier.switching.policy import Constraint, plan_rung, rungs_from_profile
 
 SHIPPED_PROFILE = Path('docs', 'benchmark', 'profile.json')
@@ -51,6 +51,7 @@ RAISE_AT_FRACTION = 0.4
 # A quicker switcher than its defaults (window 3 s, cooldown 6 s), so a short demo shows steps.
 SWITCHER_PACE = {'window_s': 2.0, 'cooldown_s': 4.0}
 READY_TIMEOUT_S = 120.0
+SET_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
 # As the switcher publishes them: the last model and the last decisions wait for late joiners.
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -208,7 +209,7 @@ class Demo:
                 ('/switcher/decision', String, self._on_decision, DECISION_HISTORY)):
             self._node.create_subscription(
                 kind, topic, lambda msg, handler=handler: handler(self.now(), msg.data), qos)
-        self._switcher = AsyncParameterClient(self._node, '/switcher')
+        self._switcher = ParameterClient(self._node, '/switcher')
 
     def _on_decision(self, t, text):
         self.record.on_decision(t, text)
@@ -272,11 +273,11 @@ class Demo:
         self.log(f'raising min_fps to {target:g} ({RAISE_FACTOR:g} x {reference:.1f} fps, the '
                  f'larger of the target and what {model} does here): the switcher should '
                  'step down')
-        future = self._switcher.set_parameters([Parameter('min_fps', value=target)])
-        self._spin_until(future.done, 10.0)
-        result = future.result()
+        result = call(lambda: self._switcher.set_parameters([Parameter('min_fps', value=target)]),
+                      self._spin_until, SET_TIMEOUT_S)
         if result is None or not result.results[0].successful:
-            reason = result.results[0].reason if result is not None else 'no answer'
+            reason = (result.results[0].reason if result is not None
+                      else f'no answer in {SET_TIMEOUT_S:g} s')
             raise ClassifierError(f'switcher refused min_fps {target:g}: {reason}')
         self.record.on_target(self.now(), target, raised=True)
 

@@ -30,14 +30,16 @@ from jetson_classifier.inference.catalog import Catalog
 from jetson_classifier.inference.imagenet_labels import imagenet_labels
 from jetson_classifier.inference.model_info import (load_onnx, ModelInfo, read_model_info,
                                                     write_model_info)
+from jetson_classifier.inference.opset_imports import opset_problems, tidy_opset_imports
 from jetson_classifier.inference.preprocessing import preprocess_batch
 
 # Preprocessing the TF-trained EfficientNet-Lite weights expect.
 LITE_MEAN = LITE_STD = (0.5, 0.5, 0.5)
 MAX_EXPORT_ERROR = 1e-3
 # The ONNX model_version of the files this module makes: bump it when a recipe changes, so
-# that files made by the old one are made again. 2: INT8 stems take four channels.
-RECIPE_VERSION = 2
+# that files made by the old one are made again. 2: INT8 stems take four channels. 3: only
+# the opset domains the nodes use, at their lowest versions (ONNX Runtime 1.16 loads them).
+RECIPE_VERSION = 3
 
 
 def sample_photos():
@@ -67,12 +69,20 @@ def is_up_to_date(path, entry):
         return False
     props = {p.key: p.value for p in model.metadata_props}
     return ((model.model_version, props.get('name'), props.get('precision'))
-            == (RECIPE_VERSION, entry.name, entry.precision))
+            == (RECIPE_VERSION, entry.name, entry.precision)) and not opset_problems(model)
 
 
 def _save(model, path):
-    """Write an ONNX model atomically, stamped with the recipe version."""
+    """
+    Write an ONNX model atomically, stamped with the recipe version.
+
+    It imports only the opset domains its nodes use, at their lowest versions, so that the
+    oldest supported runtimes load it; ModelLoadError if they still would not.
+    """
     model.model_version = RECIPE_VERSION
+    problems = opset_problems(tidy_opset_imports(model))
+    if problems:
+        raise ModelLoadError(f'{path.name}: ' + '; '.join(problems))
     write_atomically(path, model.SerializeToString())
 
 
@@ -119,8 +129,9 @@ def export_network(network, info, path, log):
     """
     Export a torch classifier to ONNX at `path` and label it with `info`.
 
-    Opset 17, dynamic batch, constants folded, MACs and parameters counted; the saved file
-    must agree with torch on two photos or it is removed.
+    Exported at opset 17 and saved at the lowest opset that holds its nodes; dynamic batch,
+    constants folded, MACs and parameters counted; the saved file must agree with torch on
+    two photos or it is removed.
     """
     import torch
     photos = sample_photos()
@@ -134,9 +145,7 @@ def export_network(network, info, path, log):
                               dynamo=False, input_names=['input'], output_names=['logits'],
                               dynamic_axes={'input': {0: 'batch'}, 'logits': {0: 'batch'}})
         _session(raw, optimized_path=folded)
-        model = onnx.load(str(folded))
-    del model.opset_import[1:]  # keep ai.onnx only: the folded graph uses no other domain
-    model.ir_version = min(model.ir_version, 9)
+        model = tidy_opset_imports(onnx.load(str(folded)))
     info = dataclasses.replace(info, macs=count_macs(model), params=count_parameters(model))
     write_model_info(model, info)
     onnx.checker.check_model(model)

@@ -2,7 +2,8 @@
 
 import sys
 
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                SetParametersResult)
 import rclpy
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
@@ -79,7 +80,7 @@ class ImageSource(Node):
         self._subscribers_ready = self._min_subscribers == 0
         self.finished = Future()
         self._timer = self.create_timer(1.0 / rate_hz, self._on_timer)
-        self.add_post_set_parameters_callback(self._on_parameters_set)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
         rows, cols = frames[0].shape[:2]
         self.get_logger().info(
             f'publishing {self._frame_count} frames (first {cols}x{rows} {encoding}) from '
@@ -102,10 +103,12 @@ class ImageSource(Node):
         msg.data = rgb_to_compressed(rgb, 'jpeg')
         return msg
 
-    def _on_parameters_set(self, parameters):
+    def _on_set_parameters(self, parameters):
+        """Apply a new rate_hz (its descriptor's range was checked before this is called)."""
         for parameter in parameters:
             if parameter.name == 'rate_hz':
                 self._timer.timer_period_ns = int(1e9 / parameter.value)
+        return SetParametersResult(successful=True)
 
     def _enough_subscribers(self):
         matched = sum(publisher.get_subscription_count()

@@ -13,7 +13,6 @@ from typing import NamedTuple, Optional
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile
 from rclpy.task import Future
 from std_msgs.msg import Float32, String
@@ -22,15 +21,16 @@ from jetson_classifier.benchmark.profile_schema import load_profile
 from jetson_classifier.errors import ClassifierError
 from jetson_classifier.inference.catalog import share_dir
 from jetson_classifier.nodes.node_main import run_node
+from jetson_classifier.nodes.parameter_client import ParameterClient, RESEND_AFTER_S
 from jetson_classifier.pipeline.rate_meter import NetworkFps
 from jetson_classifier.switching.policy import POLICIES, rungs_from_profile, SwitchingPolicy
 
 PROFILE_IN_SHARE = 'docs/benchmark/profile.json'
 TICK_S = 0.25
-# The fps is averaged over at least this long, so that a zero window_s still has a sample.
-# Requests left unanswered this long were lost (the classifier restarted): ask again. A set
-# may wait on a model load, which can take long (a TensorRT engine build).
-GET_TIMEOUT_S = 5.0
+# Requests left unanswered this long were lost (a dropped response, a classifier that
+# restarted): ask again. A set may wait on a model load, which can take long (a TensorRT
+# engine build).
+GET_TIMEOUT_S = RESEND_AFTER_S
 SET_TIMEOUT_S = 120.0
 TUNING_PARAMETERS = ('hysteresis', 'window_s', 'cooldown_s', 'retry_s')
 POLICY_PARAMETERS = ('policy', 'min_fps', 'min_accuracy', *TUNING_PARAMETERS)
@@ -105,7 +105,7 @@ class SwitcherNode(Node):
         self._policy = self._make_policy(self._policy_values())
 
         self._classifier = classifier.rstrip('/')
-        self._classifier_client = AsyncParameterClient(self, self._classifier)
+        self._classifier_client = ParameterClient(self, self._classifier)
         self._network = NetworkFps(self._policy.window_s)
         self._end_to_end_fps = None
         self._active = self._target = None
@@ -118,7 +118,6 @@ class SwitcherNode(Node):
         self._active_publisher = self.create_publisher(String, '~/active_model', LATCHED)
         self._decision_publisher = self.create_publisher(String, '~/decision', DECISION_HISTORY)
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        self.add_post_set_parameters_callback(self._on_parameters_set)
         self._decide(self._policy.initial())
         self.create_timer(TICK_S, self._on_tick)
         self.get_logger().info(
@@ -142,23 +141,25 @@ class SwitcherNode(Node):
         return str(self._policy.constraint or 'manual')
 
     def _on_set_parameters(self, parameters):
+        """
+        Refuse values the policy refuses; else apply them (before rclpy stores them).
+
+        A new target plans again; tuning changes keep the rung and the windows.
+        """
+        values, changed = self._policy_values(parameters), {p.name for p in parameters}
         try:
-            self._make_policy(self._policy_values(parameters))
+            policy = self._make_policy(values, self._policy.speed_factor)
         except ValueError as error:
             return SetParametersResult(successful=False, reason=str(error))
-        return SetParametersResult(successful=True)
-
-    def _on_parameters_set(self, parameters):
-        """Plan again when the target changes; tuning changes keep the rung and the windows."""
-        values, changed = self._policy_values(), {p.name for p in parameters}
         # The limit that matters is the parameter named like the policy (min_fps, min_accuracy).
         if 'policy' in changed or values['policy'] in changed:
-            self._policy = self._make_policy(values, self._policy.speed_factor)
+            self._policy = policy
             self.get_logger().info(f'policy now {self._describe_policy()}: planning again')
             self._decide(self._policy.initial())
         for name in changed.intersection(TUNING_PARAMETERS):
             setattr(self._policy, name, values[name])
         self._network.window_s = self._policy.window_s
+        return SetParametersResult(successful=True)
 
     def _on_inference_ms(self, msg):
         self._network.add(time.monotonic(), msg.data)
@@ -194,12 +195,15 @@ class SwitcherNode(Node):
                                throttle_duration_sec=10.0)
 
     def _expire_requests(self, now):
+        """Give up requests unanswered too long (rclpy forgets them); ask again on this tick."""
         if self._getting is not None and now - self._getting.sent > GET_TIMEOUT_S:
-            self._getting = None
+            late, self._getting = self._getting, None
+            late.future.cancel()
         if self._setting is not None and now - self._setting.sent > SET_TIMEOUT_S:
             self.get_logger().warning(f'{self._classifier} did not answer a model switch in '
                                       f'{SET_TIMEOUT_S:g} s: asking again')
-            self._setting, self._apply = None, True
+            late, self._setting, self._apply = self._setting, None, True
+            late.future.cancel()
 
     def _decide(self, decision):
         """Act on a policy Decision (None: nothing to do): report it and aim at its target."""

@@ -81,6 +81,7 @@ _OPENCV_TYPE = re.compile(r'(8U|8S|16U|16S|32S|32F|64F)(C[0-9]+)?')
 DEPTH_LIKE_BELOW = 8192
 
 _COMPRESSED_SUFFIXES = {'jpeg': '.jpg', 'jpg': '.jpg', 'png': '.png'}
+JPEG_START, JPEG_END = b'\xff\xd8', b'\xff\xd9'
 
 
 def _lookup(encoding):
@@ -162,7 +163,10 @@ def compressed_to_rgb(fmt, data):
     flat = _as_bytes(data, f'compressed image ({fmt!r})')
     if flat.size == 0:
         raise ImageError(f'compressed image ({fmt!r}) has no data')
-    bgr = cv2.imdecode(flat, cv2.IMREAD_COLOR)
+    # OpenCV 4.5 (JetPack 6's) decodes a truncated JPEG, greying out what is missing; a
+    # whole JPEG ends with its end-of-image marker, padding aside.
+    truncated = flat[:2].tobytes() == JPEG_START and JPEG_END not in flat[-16:].tobytes()
+    bgr = None if truncated else cv2.imdecode(flat, cv2.IMREAD_COLOR)
     if bgr is None:
         raise ImageError(f'cannot decode {flat.size} bytes of compressed image ({fmt!r}): '
                          'corrupt, truncated or not JPEG/PNG')
