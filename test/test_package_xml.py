@@ -20,6 +20,8 @@ SNAPSHOT = 'ros/rosdistro at 8468e88, 2026-08-22'
 KEYS = {
     'rclpy': 'repository rclpy: humble 3.3.21, jazzy 7.1.11, kilted 9.1.6',
     'rcl_interfaces': 'repository rcl_interfaces: humble 1.2.3, jazzy 2.0.4, kilted 2.3.2',
+    'builtin_interfaces': 'repository rcl_interfaces: humble 1.2.3, jazzy 2.0.4, kilted 2.3.2',
+    'lifecycle_msgs': 'repository rcl_interfaces: humble 1.2.3, jazzy 2.0.4, kilted 2.3.2',
     'sensor_msgs': 'repository common_interfaces: humble 4.9.2, jazzy 5.3.8, kilted 5.5.3',
     'std_msgs': 'repository common_interfaces: humble 4.9.2, jazzy 5.3.8, kilted 5.5.3',
     'diagnostic_msgs': 'repository common_interfaces: humble 4.9.2, jazzy 5.3.8, kilted 5.5.3',
@@ -40,6 +42,7 @@ KEYS = {
 # Imported module -> the key that provides it.
 PROVIDED_BY = {
     'rclpy': 'rclpy', 'rcl_interfaces': 'rcl_interfaces', 'sensor_msgs': 'sensor_msgs',
+    'builtin_interfaces': 'builtin_interfaces', 'lifecycle_msgs': 'lifecycle_msgs',
     'std_msgs': 'std_msgs', 'diagnostic_msgs': 'diagnostic_msgs',
     'vision_msgs': 'vision_msgs', 'ament_index_python': 'ament_index_python',
     'launch': 'launch', 'launch_ros': 'launch_ros', 'numpy': 'python3-numpy',
