@@ -63,12 +63,13 @@ benchmark: models
 lint: setup
 	$(PY) -m pytest -q test/test_flake8.py test/test_pep257.py
 
-# The tests that start ROS nodes or read launch files: the Jazzy lane runs these, the floor
-# lane every other one but those that make models (torch) and the linters.
-ROS_TESTS := $(addprefix test/,test_classifier_node.py test_classifier_node_without_vision_msgs.py \
-	test_colcon_build.py test_demo.py test_group_executor.py test_image_source.py \
-	test_launch_files.py test_switcher_integration.py test_switcher_node.py \
-	test_vision_msgs_stand_in.py)
+# The tests that import ROS (rclpy, messages, or a test helper that does): the Jazzy lane runs
+# these, the floor lane every other one but those that make models (torch) and the linters.
+ROS_HELPERS := ros_processes|classifier_testing|switcher_testing|lifecycle_launching
+ROS_PACKAGES := rclpy|rcl_interfaces|sensor_msgs|std_msgs|diagnostic_msgs|lifecycle_msgs
+ROS_TESTS := $(shell grep -l -E \
+	'^(from|import) ($(ROS_PACKAGES)|$(ROS_HELPERS)|launch_file_reader)\b|importorskip..(rclpy|vision_msgs)' \
+	test/test_*.py)
 MODEL_MAKING_TESTS := test/test_finetune.py test/test_engine_tools.py test/test_tensorrt_backend.py
 LINT_TESTS := test/test_flake8.py test/test_pep257.py
 # Where the main venv's models are (JETSON_CLASSIFIER_MODEL_DIR or the user cache).
