@@ -238,7 +238,10 @@ class _ParseFailure(Exception):
 # sources, so in 10.3): each check below quotes the importer's message.
 _SYMMETRIC_ONLY = ('TensorRT only supports symmetric quantization. The zero point for the '
                    'QuantizeLinear/DequantizeLinear operator must be all zeros.')
-_QUANTIZED_TYPES = (onnx.TensorProto.INT8, onnx.TensorProto.FLOAT8E4M3FN, onnx.TensorProto.INT4)
+# onnx 1.14 (the JetPack 6 floor) has no INT4 yet, nor can its models hold one.
+_QUANTIZED_TYPES = tuple(getattr(onnx.TensorProto, name)
+                         for name in ('INT8', 'FLOAT8E4M3FN', 'INT4')
+                         if hasattr(onnx.TensorProto, name))
 
 
 def _check_quantize_node(index, node, types, constants):
