@@ -1,6 +1,7 @@
 """The image source node as a real process: what arrives over DDS in another process."""
 
 import cv2
+from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 import pytest
 from rclpy.parameter import Parameter
@@ -110,6 +111,25 @@ def test_rate_hz_changes_at_run_time_but_source_is_read_only(ros):
     assert rate_result.successful
     assert not source_result.successful
     assert len(received) >= 12
+
+
+def test_diagnostics_report_the_rate_sent_under_the_node_s_own_name(ros):
+    arrays = ros.subscribe(DiagnosticArray, '/diagnostics', 20)
+
+    def status():
+        return next((s for _, array in reversed(arrays) for s in array.status
+                     if s.name == '/camera/image_source: image source'), None)
+    params = ros_params(rate_hz=10.0, width=32, height=24)
+    with node_process(MODULE, ['-r', '__ns:=/camera', *params], ready_text=READY):
+        assert ros.spin_until(lambda: status() is not None
+                              and float(values_of(status())['frames published']) > 25, 10.0)
+    values = values_of(status())
+    assert float(values['rate sent Hz']) == pytest.approx(10.0, abs=1.5)
+    assert status().level == b'\x00' and 'Hz sent of 10 Hz' in status().message
+
+
+def values_of(status):
+    return {kv.key: kv.value for kv in status.values}
 
 
 def test_720p_stream_arrives_nearly_complete_with_the_camera_profile(ros):
