@@ -20,7 +20,7 @@ import time
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
-from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile
+from rclpy.qos import qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import Float32, String
 
@@ -33,6 +33,7 @@ from jetson_classifier.commands.prepare_models import is_up_to_date, prepare
 from jetson_classifier.errors import ClassifierError
 from jetson_classifier.inference.catalog import Catalog, share_dir
 from jetson_classifier.nodes.parameter_client import call, ParameterClient
+from jetson_classifier.nodes.parameters import DECISION_HISTORY, LATCHED
 from jetson_classifier.switching.policy import Constraint, plan_rung, rungs_from_profile
 
 SHIPPED_PROFILE = Path('docs', 'benchmark', 'profile.json')
@@ -54,8 +55,6 @@ READY_TIMEOUT_S = 120.0
 SET_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
 # As the switcher publishes them: the last model and the last decisions wait for late joiners.
-LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-DECISION_HISTORY = QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 def demo_environment(base=None):
