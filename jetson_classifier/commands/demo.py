@@ -54,7 +54,6 @@ SWITCHER_PACE = {'window_s': 2.0, 'cooldown_s': 4.0}
 READY_TIMEOUT_S = 120.0
 SET_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
-# As the switcher publishes them: the last model and the last decisions wait for late joiners.
 
 
 def demo_environment(base=None):
