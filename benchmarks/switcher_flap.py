@@ -16,7 +16,6 @@ import contextlib
 import json
 import os
 from pathlib import Path
-import subprocess
 import sys
 import time
 
@@ -39,19 +38,6 @@ def _ros_processes():
     sys.path.insert(0, str(REPO_ROOT / 'test'))
     import ros_processes
     return ros_processes
-
-
-@contextlib.contextmanager
-def cpu_hog(processes):
-    """Run `processes` busy-looping Python processes for the with-block."""
-    hogs = [subprocess.Popen([sys.executable, '-c', 'while True: pass'])
-            for _ in range(processes)]
-    try:
-        yield
-    finally:
-        for hog in hogs:
-            hog.kill()
-            hog.wait()
 
 
 def choose_target(profile, upper):
@@ -91,7 +77,7 @@ def run(processes, domain, profile_path, ladder, upper, min_fps, seconds, hog_at
                                 'switcher': 'switching'}[name], timeout_s=60.0))
             start = time.monotonic()
             ros.spin_for(hog_at)
-            with cpu_hog(2):
+            with processes.cpu_hog(2):
                 print(f'{time.monotonic() - start:5.1f} s: hog on', flush=True)
                 ros.spin_for(hog_seconds)
             print(f'{time.monotonic() - start:5.1f} s: hog off', flush=True)

@@ -139,6 +139,19 @@ def node_process(module, ros_args=(), env=None, ready_text=None, timeout_s=20.0,
             raise AssertionError(f'{module} ended with code {returncode}:\n{output}')
 
 
+@contextlib.contextmanager
+def cpu_hog(processes):
+    """Run `processes` busy-looping Python processes for the with-block."""
+    hogs = [subprocess.Popen([sys.executable, '-c', 'while True: pass'])
+            for _ in range(processes)]
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
 class Listener:
     """A node in the test process, on its own context, that records what topics carry."""
 
