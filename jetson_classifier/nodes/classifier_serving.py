@@ -224,22 +224,27 @@ class ClassifierServing:
 
     def activate(self):
         """Subscribe to the cameras (and their detections) and classify their frames."""
+        inputs = []
         for camera, setup in self._setups.items():
-            self._subscribe(self._message_type, cameras.topic(camera, self._image_topic),
-                            lambda msg, camera=camera: self._on_image(camera, msg))
+            inputs.append(self._subscribe(
+                self._message_type, cameras.topic(camera, self._image_topic),
+                lambda msg, camera=camera: self._on_image(camera, msg)))
+            if setup.roi is not None:
+                inputs[-1] += f' (roi {list(setup.roi)})'
             if setup.detections:
-                self._subscribe(vision_msgs.Detection2DArray,
-                                cameras.topic(camera, 'detections'),
-                                lambda msg, camera=camera: self._on_detections(camera, msg))
+                inputs[-1] += ' with the boxes on ' + self._subscribe(
+                    vision_msgs.Detection2DArray, cameras.topic(camera, 'detections'),
+                    lambda msg, camera=camera: self._on_detections(camera, msg))
         self._listening_since = time.monotonic()
-        topics = ', '.join(s.topic_name for s in self._subscriptions)
-        self._log.info(f'classifying {topics} ({self.values["input_transport"]}) with '
-                       f'{self._describe_model()}')
+        self._log.info(f'classifying {", ".join(inputs)} ({self.values["input_transport"]}) '
+                       f'with {self._describe_model()}')
 
     def _subscribe(self, message_type, topic, callback):
+        """Subscribe on the camera thread; return the topic's full name."""
         self._subscriptions.append(self._node.create_subscription(
             message_type, topic, callback, qos_profile_sensor_data,
             callback_group=self.input_group))
+        return self._subscriptions[-1].topic_name
 
     def deactivate(self):
         """Stop listening to the cameras; the model stays loaded."""
