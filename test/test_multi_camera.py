@@ -9,7 +9,7 @@ from pathlib import Path
 import statistics
 import time
 
-from classifier_testing import CATS, CUPS, NODE, SOURCE, stamp_s
+from classifier_testing import CATS, CUPS, NODE, set_parameter, SOURCE, stamp_s
 import numpy as np
 import pytest
 from rclpy.qos import qos_profile_sensor_data
@@ -211,23 +211,42 @@ def test_four_detections_around_four_photos_get_their_photos_labels_and_keep_the
     assert 'outside the image: ' in values['regions rejected by reason']
 
 
-def test_a_belt_roi_is_what_the_camera_classifies(ros, photos):
+def test_a_belt_roi_is_what_the_camera_classifies_and_it_can_move_at_runtime(
+        ros, parameters, photos):
     cat, coffee = photos['chelsea'], photos['coffee']
     frame = np.concatenate([np.pad(cat, ((0, coffee.shape[0] - cat.shape[0]), (0, 0), (0, 0))),
                             coffee, coffee], axis=1)
-    roi = [0, 0, cat.shape[1], cat.shape[0]]
+    on_cat = [0, 0, cat.shape[1], cat.shape[0]]
+    on_coffee = [cat.shape[1], 0, coffee.shape[1], coffee.shape[0]]
     alone = Classifier('lite0_int8')
     assert alone.classify(frame, top_k=1)[0].label not in CATS, 'the roi would not matter'
     answers = ros.subscribe(vision_msgs.Classification, '/classifier/belt/classification', 10)
     images = ros.node.create_publisher(Image, '/belt/image', qos_profile_sensor_data)
+
+    def publish(stamp):
+        images.publish(image_message(frame, stamp))
     try:
-        with node_process(NODE, ros_params(**{'cameras': ['belt'], 'belt.roi': roi}),
-                          ready_text='classifying', timeout_s=60.0):
-            answer = publish_until_answered(
-                ros, lambda stamp: images.publish(image_message(frame, stamp)), answers)
+        with node_process(NODE, ros_params(**{'cameras': ['belt'], 'belt.roi': on_cat}),
+                          ready_text='(roi [0, 0, 451, 300])', timeout_s=60.0):
+            on_cat_answer = publish_until_answered(ros, publish, answers)
+            moved, _ = set_parameter(ros, parameters, 'belt.roi', on_coffee)
+            refused, _ = set_parameter(ros, parameters, 'belt.roi', [0, 0, 0, 10])
+            on_coffee_answer = publish_until_answered(ros, publish, answers)
     finally:
         ros.node.destroy_publisher(images)
-    assert label_names(alone, answer.results)[0] == alone.classify(cat, top_k=1)[0].label
+    assert label_names(alone, on_cat_answer.results)[0] == alone.classify(cat, top_k=1)[0].label
+    assert moved.successful and label_names(alone, on_coffee_answer.results)[0] in CUPS
+    assert not refused.successful and 'parameter belt.roi: [0, 0, 0, 10]' in refused.reason
+
+
+@pytest.mark.parametrize('params, reason', [
+    ({'cameras': ['belt', 'belt']}, "parameter cameras: ['belt'] given more than once"),
+    ({'cameras': ['belt'], 'belt.roi': [0, 0, 0, 10]}, 'parameter belt.roi: [0, 0, 0, 10]'),
+])
+def test_bad_cameras_or_roi_at_start_exit_1_naming_the_parameter(params, reason):
+    with node_process(NODE, ros_params(**params), expect_clean_exit=False) as node:
+        assert node.wait(30.0) == 1
+    assert reason in node.output() and 'Traceback' not in node.output()
 
 
 def test_the_picking_cell_example_starts_three_cameras_with_its_roi_and_detections(catalog):

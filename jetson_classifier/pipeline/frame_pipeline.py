@@ -258,11 +258,12 @@ class FramePipeline:
             classifier = self._classifier
             inputs = [p.inputs if p.classifier is classifier else classifier.preprocess(p.crops)
                       for p in prepared if p.crops]
-            rows, calls_ms = [], []
+            calls_ms = []
             if inputs:
                 probabilities, calls_ms = self._infer(classifier, np.concatenate(inputs))
-                rows = classifier.predictions(probabilities, self.top_k, self.threshold)
-        now, rows = self._clock(), iter(rows)
+        rows = iter(classifier.predictions(probabilities, self.top_k, self.threshold)
+                    if inputs else [])
+        now = self._clock()
         labelled = []
         for p in prepared:
             stats = self.stats[p.frame.camera]
