@@ -14,7 +14,7 @@ One run, one model, one thread count, four 640x480 rgb8 image sources (/cam0 .. 
 Counts come from the nodes' own /diagnostics, so listener losses cannot skew them.
 
     python -m benchmarks.multi_camera [--model lite0_int8] [--threads 1] [--seconds 10]
-                                      [--overdrive 1.25] [--json multi_camera.json]
+                                      [--rounds 2] [--overdrive 1.25] [--json FILE]
 """
 
 import argparse
@@ -163,62 +163,83 @@ def summarize(counts, model, cpu_start, cpu_end, rss, pss, rate_hz):
             'classifier_cores': (cpu_end[0] - cpu_start[0]) / span}
 
 
+def median(runs, key):
+    """Return the median of `key` over runs."""
+    return float(np.median([run[key] for run in runs]))
+
+
 def report_lines(args, raw, results):
-    """Render the figures as the lines the README quotes."""
+    """Render the medians over rounds, and each round's ratio, as the lines the README quotes."""
     one, four = results['one node'], results['four nodes']
     lines = [f'{args.model}, threads={args.threads}, four {WIDTH}x{HEIGHT} rgb8 cameras, '
-             f"{raw['device']}, {os.cpu_count()} CPU cores, load average before the run "
-             f'{args.load_before:.2f}',
+             f"{raw['device']}, {os.cpu_count()} CPU cores, {args.rounds} round(s) of "
+             f'{args.seconds:g} s a layout, one node and four nodes alternating; load average '
+             f'{args.load_before:.2f} before the run, '
+             + ', '.join(f'{load:.2f}' for load in args.loads) + ' as each layout started',
              f"raw backend: {raw['batch_1_fps']:.0f} images/s at batch 1, "
              f"{raw['batch_4_fps']:.0f} at batch 4"]
-    for rate in ('30 Hz', 'saturation'):
+    for rate in one:
         a, b = one[rate], four[rate]
-        ratio = a['labels_per_s'] / b['labels_per_s']
+        ratios = [x['labels_per_s'] / y['labels_per_s'] for x, y in zip(a, b)]
+        shares = {layout: [min(run['cameras'][camera]['labelled_share'] for run in runs)
+                           for camera in CAMERAS] for layout, runs in (('one', a), ('four', b))}
         lines.append(
-            f"{rate} ({a['rate_hz']:.0f} Hz a camera): labels/s one node {a['labels_per_s']:.0f}"
-            f" vs four nodes {b['labels_per_s']:.0f} = {ratio:.2f}x;"
-            ' labelled per camera: one node ' + ', '.join(
-                f"{c['labelled_share']:.1%}" for c in a['cameras'].values())
-            + '; four nodes ' + ', '.join(
-                f"{c['labelled_share']:.1%}" for c in b['cameras'].values()))
+            f"{rate} ({a[0]['rate_hz']:.0f} Hz a camera): labels/s one node "
+            f"{median(a, 'labels_per_s'):.0f} vs four nodes {median(b, 'labels_per_s'):.0f}; "
+            'ratio per round ' + ', '.join(f'{r:.2f}x' for r in ratios)
+            + '; least share of frames labelled per camera: one node '
+            + ', '.join(f'{s:.1%}' for s in shares['one']) + '; four nodes '
+            + ', '.join(f'{s:.1%}' for s in shares['four']))
         lines.append(
-            f"  memory: RSS {a['rss_mb']:.0f} vs {b['rss_mb']:.0f} MiB = "
-            f"{a['rss_mb'] / b['rss_mb']:.2f}x (PSS {a['pss_mb']:.0f} vs {b['pss_mb']:.0f} MiB);"
-            f" classifier CPU per label {a['classifier_cpu_ms_per_label']:.2f} vs "
-            f"{b['classifier_cpu_ms_per_label']:.2f} ms ({a['classifier_cores']:.2f} vs "
-            f"{b['classifier_cores']:.2f} cores), sources {a['source_cpu_ms_per_label']:.2f} vs "
-            f"{b['source_cpu_ms_per_label']:.2f} ms; model call {a['inference_ms_per_call']:.2f}"
-            f" ms for {a['images_per_call']:.2f} images vs {b['inference_ms_per_call']:.2f} ms "
-            f"for {b['images_per_call']:.2f}")
+            f"  memory: RSS {median(a, 'rss_mb'):.0f} vs {median(b, 'rss_mb'):.0f} MiB = "
+            f"{median(a, 'rss_mb') / median(b, 'rss_mb'):.2f}x (PSS {median(a, 'pss_mb'):.0f} "
+            f"vs {median(b, 'pss_mb'):.0f} MiB); classifier CPU per label "
+            f"{median(a, 'classifier_cpu_ms_per_label'):.2f} vs "
+            f"{median(b, 'classifier_cpu_ms_per_label'):.2f} ms "
+            f"({median(a, 'classifier_cores'):.2f} vs {median(b, 'classifier_cores'):.2f} "
+            f"cores), image sources {median(a, 'source_cpu_ms_per_label'):.2f} vs "
+            f"{median(b, 'source_cpu_ms_per_label'):.2f} ms; model call "
+            f"{median(a, 'inference_ms_per_call'):.2f} ms for "
+            f"{median(a, 'images_per_call'):.2f} images vs "
+            f"{median(b, 'inference_ms_per_call'):.2f} ms for "
+            f"{median(b, 'images_per_call'):.2f}")
     return lines
 
 
 def main(argv=None):
-    """Measure raw, then both layouts at 30 Hz and at saturation; print and write JSON."""
+    """Measure raw, then both layouts in turn at 30 Hz and at saturation; print, write JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument('--model', default='lite0_int8')
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--seconds', type=float, default=10.0)
+    parser.add_argument('--rounds', type=int, default=2,
+                        help='times each layout runs at each rate, alternating')
     parser.add_argument('--overdrive', type=float, default=1.25,
                         help='all cameras together at this multiple of raw batch-1 fps')
+    parser.add_argument('--saturation-hz', type=float,
+                        help='each camera at this rate for saturation (default: from overdrive)')
     parser.add_argument('--domain', type=int, default=int(os.environ.get('ROS_DOMAIN_ID', 0)))
     parser.add_argument('--json', type=Path, default=Path('multi_camera.json'))
     args = parser.parse_args(argv)
-    args.load_before = os.getloadavg()[0]
+    args.load_before, args.loads = os.getloadavg()[0], []
 
     processes = _ros_processes()
     raw = measure_raw(args.model, args.threads, args.seconds)
     print(f"raw: {raw['batch_1_fps']:.1f} images/s at batch 1, {raw['batch_4_fps']:.1f} at "
           'batch 4', flush=True)
-    rates = {'30 Hz': CAMERA_HZ,
-             'saturation': args.overdrive * raw['batch_1_fps'] / len(CAMERAS)}
-    results = {layout: {} for layout in LAYOUTS}
-    for rate, rate_hz in rates.items():
-        for layout in LAYOUTS:
-            results[layout][rate] = run_layout(processes, args.domain, layout, args.model,
-                                               args.threads, rate_hz, args.seconds)
-            print(f'{layout} at {rate_hz:.0f} Hz a camera: '
-                  f"{results[layout][rate]['labels_per_s']:.1f} labels/s", flush=True)
+    rates = {'30 Hz': CAMERA_HZ, 'saturation': args.saturation_hz or (
+        args.overdrive * raw['batch_1_fps'] / len(CAMERAS))}
+    results = {layout: {rate: [] for rate in rates} for layout in LAYOUTS}
+    for _ in range(args.rounds):
+        for rate, rate_hz in rates.items():
+            for layout in LAYOUTS:
+                load = os.getloadavg()[0]
+                args.loads.append(load)
+                run = run_layout(processes, args.domain, layout, args.model, args.threads,
+                                 rate_hz, args.seconds)
+                results[layout][rate].append(dict(run, load=load))
+                print(f"{layout} at {rate_hz:.0f} Hz a camera: {run['labels_per_s']:.1f} "
+                      f'labels/s (load average {load:.2f} at its start)', flush=True)
     lines = report_lines(args, raw, results)
     print('\n' + '\n'.join(lines))
     args.json.write_text(json.dumps({

@@ -21,11 +21,12 @@ class FakeClassifier:
 
     def __init__(self, name, hold=None, max_batch=None):
         self.name, self.hold, self.max_batch = name, hold, max_batch
-        self.batch_sizes, self.closed = [], False
+        self.batch_sizes, self.closed, self.preprocessed = [], False, 0
         self.entered = threading.Event()
         self.last_inference_ms = None
 
     def preprocess(self, images):
+        self.preprocessed += len(images)
         return np.array([[float(image[0, 0, 0])] for image in images], np.float32)
 
     def infer(self, batch):
@@ -127,36 +128,42 @@ def test_each_frame_is_delivered_with_its_header_camera_and_counts(harness):
             counts['frames dropped']) == (3, 3, 0)
 
 
-def test_a_busy_model_gets_only_the_newest_frame_and_the_rest_are_counted_dropped(harness):
+def occupy(h, classifier, camera=''):
+    """Hold frame 1 of `camera` in the model and frame 2, preprocessed, waiting for it."""
+    h.submit(1, image(1), camera)
+    assert classifier.entered.wait(WAIT_S)
+    h.submit(2, image(2), camera)
+    wait_until(lambda: h.pipeline._prepared._items)
+
+
+def test_frames_replaced_while_the_model_is_busy_are_dropped_without_preprocessing(harness):
     hold = threading.Event()
     classifier = FakeClassifier('cat', hold)
     h = harness(classifier)
-    h.submit(1, image(1))
-    assert classifier.entered.wait(WAIT_S)  # frame 1 is held in infer(); 2..6 replace each other
-    for header in range(2, 7):
+    occupy(h, classifier)
+    for header in range(3, 7):  # they wait for the model's next turn, replacing each other
         h.submit(header, image(header))
-    wait_until(lambda: h.pipeline.stats[''].snapshot(200.0)['frames dropped'] == 4)
+    wait_until(lambda: h.pipeline.stats[''].snapshot(200.0)['frames dropped'] == 3)
     hold.set()
-    h.wait_for(2)
+    h.wait_for(3)
     time.sleep(0.1)
-    assert [header for header, _, _ in h.labels()] == [1, 6]
-    assert h.pipeline.stats[''].snapshot(200.0)['frames dropped'] == 4
+    assert [header for header, _, _ in h.labels()] == [1, 2, 6]
+    assert h.pipeline.stats[''].snapshot(200.0)['frames dropped'] == 3
+    assert classifier.preprocessed == 3, 'a frame replaced before its turn was preprocessed'
 
 
 def test_the_newest_frame_of_every_camera_goes_to_the_model_in_one_batch(harness):
     hold = threading.Event()
     classifier = FakeClassifier('cat', hold)
     h = harness(classifier, cameras=('belt', 'gripper'))
-    h.submit(1, image(1), 'belt')
-    assert classifier.entered.wait(WAIT_S)  # frame 1 is held; the next of both cameras wait
-    h.submit(2, image(2), 'belt')
-    h.submit(3, image(3), 'gripper')
-    wait_until(lambda: h.pipeline._prepared._items.keys() == {'belt', 'gripper'})
+    occupy(h, classifier, 'belt')
+    h.submit(3, image(3), 'belt')
+    h.submit(4, image(4), 'gripper')
     hold.set()
-    h.wait_for(3)
-    assert classifier.batch_sizes == [1, 2]
+    h.wait_for(4)
+    assert classifier.batch_sizes == [1, 1, 2]
     assert [(d.camera, d.header) for d in h.delivered] == [
-        ('belt', 1), ('belt', 2), ('gripper', 3)]
+        ('belt', 1), ('belt', 2), ('belt', 3), ('gripper', 4)]
 
 
 def test_a_fast_camera_never_takes_a_slow_cameras_slot(harness):
@@ -276,19 +283,17 @@ def test_a_batch_over_the_models_max_batch_is_split_into_calls(harness):
     hold = threading.Event()
     classifier = FakeClassifier('cat', hold, max_batch=2)
     h = harness(classifier, cameras=('a', 'b', 'c'))
-    h.submit(0, image(9), 'a')
-    assert classifier.entered.wait(WAIT_S)
-    for header, camera in enumerate('abc', start=1):
+    occupy(h, classifier, 'a')
+    for header, camera in enumerate('abc', start=3):
         h.submit(header, image(header), camera)
-    wait_until(lambda: len(h.pipeline._prepared._items) == 3)
     hold.set()
-    h.wait_for(4)
-    assert classifier.batch_sizes == [1, 2, 1]
-    assert [len(b.inference_ms) for b in h.batches] == [1, 2]
-    assert [(d.camera, d.results[0][0].score) for d in h.delivered[1:]] == [
-        ('a', 1.0), ('b', 2.0), ('c', 3.0)]
+    h.wait_for(5)
+    assert classifier.batch_sizes == [1, 1, 2, 1]
+    assert [len(b.inference_ms) for b in h.batches] == [1, 1, 2]
+    assert [(d.camera, d.results[0][0].score) for d in h.delivered[2:]] == [
+        ('a', 3.0), ('b', 4.0), ('c', 5.0)]
     calls = h.pipeline.model_calls.snapshot()
-    assert (calls['model calls'], calls['images per call']) == (3, 4 / 3)
+    assert (calls['model calls'], calls['images per call']) == (4, 5 / 4)
 
 
 def test_a_bad_frame_is_rejected_with_its_reason_and_the_next_one_served(harness):

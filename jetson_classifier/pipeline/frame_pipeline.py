@@ -4,8 +4,10 @@ Camera frames in, labels out, the model swapped between two batches: the node's 
 Three threads of its own. The newest frame of each camera waits in a mailbox (a frame
 replaced before it was taken is dropped and counted); the preprocessing thread converts the
 newest frame of every camera that has one, crops its regions and preprocesses them while the
-inference thread runs the model on the batch before it and delivers the labels; the loader
-thread builds a new model while the current one serves, and swaps it in between two batches.
+inference thread runs the model on the batch before it and delivers the labels. It prepares
+one batch ahead, no more: a frame that a newer one replaces while the model is busy costs no
+preprocessing (at saturation that was most of a core on two). The loader thread builds a
+new model while the current one serves, and swaps it in between two batches.
 A camera's regions are the whole image, its fixed ROI, or the boxes of the detections made on
 the frame (matched to it by stamp first). A frame that cannot be converted, preprocessed or
 classified is rejected with its reason, and a region that cannot be placed on its frame is
@@ -210,6 +212,7 @@ class FramePipeline:
                     continue
                 if self._prepared.put(prepared, key=frame.camera) is not None:
                     self.stats[frame.camera].frame_dropped()
+            self._prepared.wait_until_taken()
         self._prepared.close()
 
     def _prepare(self, frame, classifier):
