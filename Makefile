@@ -19,7 +19,7 @@ export FASTDDS_DEFAULT_PROFILES_FILE := $(CURDIR)/config/fastdds_camera_profile.
 export PATH := $(VENV)/bin:$(PATH)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup models demo test lint benchmark clean
+.PHONY: setup models demo test test-jazzy test-floor lint benchmark clean
 
 
 setup: $(STAMP)-package $(STAMP)-vision-msgs
@@ -63,5 +63,77 @@ benchmark: models
 lint: setup
 	$(PY) -m pytest -q test/test_flake8.py test/test_pep257.py
 
+# The tests that import ROS (rclpy, messages, or a test helper that does): the Jazzy lane runs
+# these, the floor lane every other one but those that make models (torch) and the linters.
+ROS_HELPERS := ros_processes|classifier_testing|switcher_testing|lifecycle_launching
+ROS_PACKAGES := rclpy|rcl_interfaces|sensor_msgs|std_msgs|diagnostic_msgs|lifecycle_msgs
+ROS_TESTS := $(shell grep -l -E \
+	'^(from|import) ($(ROS_PACKAGES)|$(ROS_HELPERS)|launch_file_reader)\b|importorskip..(rclpy|vision_msgs)' \
+	test/test_*.py)
+MODEL_MAKING_TESTS := test/test_finetune.py test/test_engine_tools.py test/test_tensorrt_backend.py
+LINT_TESTS := test/test_flake8.py test/test_pep257.py
+# Where the main venv's models are (JETSON_CLASSIFIER_MODEL_DIR or the user cache).
+MODEL_DIR = $(shell $(PY) -c 'from jetson_classifier.inference.catalog import Catalog; \
+	print(Catalog.load().model_dir)')
+
+# A second ROS distribution: ROS 2 Jazzy's wheels on Python 3.12 (Jazzy's, on Ubuntu 24.04)
+# with the vision_msgs stand-in built for them, and a sourced Jazzy's ROS_DISTRO.
+JAZZY_PYTHON ?= $(firstword $(wildcard /root/.pyenv/versions/3.12.*/bin/python) python3.12)
+JAZZY_VENV := $(CURDIR)/.venv-jazzy
+
+$(JAZZY_VENV)/.stamp-requirements: requirements/jazzy.txt requirements/runtime.txt \
+		requirements/constraints-jazzy.txt
+	$(JAZZY_PYTHON) -m venv $(JAZZY_VENV)
+	$(JAZZY_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(JAZZY_VENV)/bin/python -m pip install --quiet -c requirements/constraints-jazzy.txt \
+		-r requirements/jazzy.txt
+	touch $@
+
+$(JAZZY_VENV)/.stamp-vision-msgs: $(JAZZY_VENV)/.stamp-requirements \
+		tools/build_vision_msgs_stand_in.sh \
+		$(wildcard test/vision_msgs_stand_in/*.* test/vision_msgs_stand_in/msg/*)
+	env -u _ROS_WHEELS_BOOTSTRAP_COMPLETE PATH=$(JAZZY_VENV)/bin:$(PATH) \
+		bash tools/build_vision_msgs_stand_in.sh $(JAZZY_VENV)
+	touch $@
+
+$(JAZZY_VENV)/.stamp-package: $(JAZZY_VENV)/.stamp-requirements $(PACKAGE_FILES)
+	$(JAZZY_VENV)/bin/python -m pip install --quiet --no-deps --force-reinstall .
+	touch $@
+
+test-jazzy: models $(JAZZY_VENV)/.stamp-package $(JAZZY_VENV)/.stamp-vision-msgs
+	env -u _ROS_WHEELS_BOOTSTRAP_COMPLETE -u FASTDDS_DEFAULT_PROFILES_FILE ROS_DISTRO=jazzy \
+		FASTRTPS_DEFAULT_PROFILES_FILE=$(CURDIR)/config/fastdds_camera_profile.xml \
+		AMENT_PREFIX_PATH=$(JAZZY_VENV) PATH=$(JAZZY_VENV)/bin:$(PATH) \
+		$(JAZZY_VENV)/bin/python -m pytest -q $(ROS_TESTS)
+
+# The JetPack 6 floor: Python 3.10 with the oldest versions we support (requirements/
+# floor.txt), no ROS and no torch, the package installed as on a robot, the models the main
+# venv made copied as a robot user copies them. Their answers must match the main venv's.
+FLOOR_PYTHON ?= $(firstword $(wildcard /root/.pyenv/versions/3.10.*/bin/python) python3.10)
+FLOOR_VENV := $(CURDIR)/.venv-floor
+FLOOR_MODELS := $(CURDIR)/.floor-models
+FLOOR_TESTS = $(filter-out $(ROS_TESTS) $(MODEL_MAKING_TESTS) $(LINT_TESTS), \
+	$(wildcard test/test_*.py))
+
+$(FLOOR_VENV)/.stamp-requirements: requirements/floor.txt requirements/constraints-floor.txt
+	$(FLOOR_PYTHON) -m venv $(FLOOR_VENV)
+	$(FLOOR_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(FLOOR_VENV)/bin/python -m pip install --quiet -c requirements/constraints-floor.txt \
+		-r requirements/floor.txt
+	touch $@
+
+$(FLOOR_VENV)/.stamp-package: $(FLOOR_VENV)/.stamp-requirements $(PACKAGE_FILES)
+	$(FLOOR_VENV)/bin/python -m pip install --quiet --no-deps --force-reinstall .
+	touch $@
+
+# pytest's own script, not `python -m pytest`, so that the installed package is tested.
+test-floor: models $(FLOOR_VENV)/.stamp-package
+	rm -rf $(FLOOR_MODELS) && mkdir -p $(FLOOR_MODELS)
+	cp $(MODEL_DIR)/*.onnx $(FLOOR_MODELS)/
+	$(PY) test/catalog_top1.py --write $(FLOOR_MODELS)/top1-main.json
+	env JETSON_CLASSIFIER_MODEL_DIR=$(FLOOR_MODELS) AMENT_PREFIX_PATH=$(FLOOR_VENV) \
+		JETSON_CLASSIFIER_REFERENCE_TOP1=$(FLOOR_MODELS)/top1-main.json \
+		PATH=$(FLOOR_VENV)/bin:$(PATH) $(FLOOR_VENV)/bin/pytest -q $(FLOOR_TESTS)
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(JAZZY_VENV) $(FLOOR_VENV) $(FLOOR_MODELS) build *.egg-info

@@ -3,8 +3,9 @@ Two ONNX Runtime sessions run in turn: a thread pool each, or one pool shared, i
 
 The benchmark tool keeps every model loaded and times them in turn. With a pool per session,
 the idle pool's spinning workers take cores from the running one; sharing one pool
-(share_one_thread_pool) leaves each model its own speed. Both ways
-are timed in alternating rounds, each in a fresh process (ONNX Runtime allows one shared
+(share_one_thread_pool) leaves each model its own speed. ONNX Runtime without a shared pool
+(1.16 to 1.22, JetPack 6's) gets a pool each whose idle workers sleep instead. Every way
+is timed in alternating rounds, each in a fresh process (ONNX Runtime allows one shared
 pool per process, sized once), next to each model loaded alone.
 
     python -m benchmarks.thread_pools [--models lite1 lite1_int8] [--threads 2]
@@ -19,11 +20,11 @@ import time
 import numpy as np
 
 from jetson_classifier.inference.backends.onnxruntime_backend import (
-    OnnxRuntimeBackend, share_one_thread_pool)
+    GLOBAL_POOL, OnnxRuntimeBackend, share_one_thread_pool)
 from jetson_classifier.inference.catalog import Catalog
 from jetson_classifier.inference.model_info import read_model_info
 
-SETUPS = ('one model alone', 'a pool each', 'one pool shared')
+SETUPS = ('one model alone', 'a pool each', 'one pool shared', 'a pool each, idle ones asleep')
 
 
 def load(names, threads):
@@ -57,8 +58,8 @@ def time_in_turn(loaded, rounds, calls):
 
 def time_setup(setup, models, threads, rounds, calls):
     """In this process: load `models` as `setup` says and time them; {name: p50 ms}."""
-    if setup == SETUPS[2]:
-        share_one_thread_pool(threads)
+    if setup in SETUPS[2:]:
+        share_one_thread_pool(threads, shared=setup == SETUPS[2])
     if setup != SETUPS[0]:
         return time_in_turn(load(models, threads), rounds, calls)
     p50 = {}
@@ -83,9 +84,10 @@ def main(argv=None):
         print(json.dumps(time_setup(args.setup, args.models, args.threads, args.rounds,
                                     args.calls)))
         return 0
-    results = {setup: [] for setup in SETUPS}
+    setups = SETUPS if GLOBAL_POOL else [s for s in SETUPS if s != SETUPS[2]]
+    results = {setup: [] for setup in setups}
     for _ in range(args.repeats):
-        for setup in SETUPS:
+        for setup in setups:
             command = [sys.executable, '-m', 'benchmarks.thread_pools', '--setup', setup,
                        '--models', *args.models, '--threads', str(args.threads),
                        '--rounds', str(args.rounds), '--calls', str(args.calls)]

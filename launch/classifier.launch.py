@@ -4,32 +4,37 @@ Launch the classifier node on a camera topic.
     ros2 launch jetson_classifier classifier.launch.py image:=/camera/image_raw model:=lite0_int8
 
 Every parameter comes from `params_file` (default: the package's config/classifier.yaml); the
-arguments model, backend, precision and input_transport override it. Exports the Fast DDS
-profile variables (the camera profile shipped in config/, unless they are set already) to every
-node started from here on: export the same for the camera driver, since it is the publisher's
-shared-memory segment that must hold a whole frame.
+arguments model, backend, precision, input_transport and use_sim_time override it. The node
+gets the Fast DDS camera profile (common.launch.py): export the same for the camera driver,
+since it is the publisher's shared-memory segment that must hold a whole frame.
+
+Everything here is scoped: a bring-up that includes this file keeps none of its launch
+configurations or environment variables (only what it passes as launch_arguments, which
+IncludeLaunchDescription sets in the includer's scope: wrap the include in a GroupAction to
+scope those too, as multi_classifier.launch.py does).
 """
 
 import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
-from launch.substitutions import EnvironmentVariable, LaunchConfiguration
+from launch.actions import DeclareLaunchArgument, GroupAction, IncludeLaunchDescription
+from launch.launch_description_sources import PythonLaunchDescriptionSource
+from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
 PACKAGE = 'jetson_classifier'
-# Fast DDS 3.x (Kilted) reads the first, 2.x (Humble, Jazzy) the second.
-PROFILE_VARIABLES = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
 
 
-def generate_launch_description():
-    config = os.path.join(get_package_share_directory(PACKAGE), 'config')
-    profile_in_environment = EnvironmentVariable(
-        PROFILE_VARIABLES[0], default_value=EnvironmentVariable(
-            PROFILE_VARIABLES[1],
-            default_value=os.path.join(config, 'fastdds_camera_profile.xml')))
+def classifier_actions(node_action=Node, executable='classifier'):
+    """
+    Return the actions that start a classifier: common.launch.py, the arguments, the node last.
+
+    lifecycle_classifier.launch.py passes LifecycleNode (launch_ros's Node with the same
+    keywords) and its executable: the managed classifier gets the same arguments and parameters.
+    """
+    share = get_package_share_directory(PACKAGE)
     image = LaunchConfiguration('image')
     arguments = [
         DeclareLaunchArgument(
@@ -49,19 +54,12 @@ def generate_launch_description():
             'input_transport', default_value='raw', choices=['raw', 'compressed'],
             description='raw: sensor_msgs/Image; compressed: sensor_msgs/CompressedImage'),
         DeclareLaunchArgument(
-            'params_file', default_value=os.path.join(config, 'classifier.yaml'),
+            'params_file', default_value=os.path.join(share, 'config', 'classifier.yaml'),
             description='YAML file with the classifier parameters'),
-        DeclareLaunchArgument(
-            'namespace', default_value='',
-            description='Namespace of the nodes and their relative topics'),
-        DeclareLaunchArgument(
-            'dds_profile', default_value=profile_in_environment,
-            description='Fast DDS XML profile for the nodes (default: $' + PROFILE_VARIABLES[0]
-                        + ', else $' + PROFILE_VARIABLES[1] + ', else the shipped one)'),
     ]
-    classifier = Node(
+    classifier = node_action(
         package=PACKAGE,
-        executable='classifier',
+        executable=executable,
         name='classifier',
         namespace=LaunchConfiguration('namespace'),
         output='screen',
@@ -73,10 +71,19 @@ def generate_launch_description():
                 'precision': ParameterValue(LaunchConfiguration('precision'), value_type=str),
                 'input_transport': ParameterValue(
                     LaunchConfiguration('input_transport'), value_type=str),
+                'use_sim_time': ParameterValue(
+                    LaunchConfiguration('use_sim_time'), value_type=bool),
             },
         ],
+        ros_arguments=['--log-level', LaunchConfiguration('log_level')],
         remappings=[('image', image), ('image/compressed', [image, '/compressed'])],
     )
-    environment = [SetEnvironmentVariable(name, LaunchConfiguration('dds_profile'))
-                   for name in PROFILE_VARIABLES]
-    return LaunchDescription(arguments + environment + [classifier])
+    common = IncludeLaunchDescription(PythonLaunchDescriptionSource(
+        os.path.join(share, 'launch', 'common.launch.py')))
+    return [common, *arguments, classifier]
+
+
+def generate_launch_description():
+    # scoped=True: launch pushes the launch configurations and the environment before these
+    # actions and pops them after (launch/actions/group_action.py, Humble to Rolling).
+    return LaunchDescription([GroupAction(classifier_actions(), scoped=True)])

@@ -6,15 +6,16 @@ Launch the classifier and the switcher that holds its fps or accuracy target.
 
 The switcher plans from a benchmark profile measured on this robot (`profile`), then follows
 the classifier's network fps and sets its `model` parameter. Every classifier.launch.py
-argument (image, model, backend, precision, input_transport, namespace, dds_profile) works
-here too; the switcher runs in the same namespace.
+argument (image, model, backend, precision, input_transport, params_file, namespace,
+use_sim_time, log_level, dds_profile) works here too; the switcher runs in the same namespace.
+Scoped like classifier.launch.py: an including launch file keeps none of it.
 """
 
 import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
+from launch.actions import DeclareLaunchArgument, GroupAction, IncludeLaunchDescription
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
@@ -43,8 +44,8 @@ def generate_launch_description():
             'switcher_params_file', default_value=os.path.join(share, 'config', 'switcher.yaml'),
             description='YAML file with the switcher parameters'),
     ]
-    # Included as if written here: its arguments, and the Fast DDS profile it exports, hold for
-    # the switcher too.
+    common = IncludeLaunchDescription(PythonLaunchDescriptionSource(
+        os.path.join(share, 'launch', 'common.launch.py')))
     classifier = IncludeLaunchDescription(PythonLaunchDescriptionSource(
         os.path.join(share, 'launch', 'classifier.launch.py')))
     switcher = Node(
@@ -61,7 +62,13 @@ def generate_launch_description():
                 'min_accuracy': ParameterValue(
                     LaunchConfiguration('min_accuracy'), value_type=float),
                 'profile': ParameterValue(LaunchConfiguration('profile'), value_type=str),
+                'use_sim_time': ParameterValue(
+                    LaunchConfiguration('use_sim_time'), value_type=bool),
             },
         ],
+        ros_arguments=['--log-level', LaunchConfiguration('log_level')],
     )
-    return LaunchDescription(arguments + [classifier, switcher])
+    # The classifier's own arguments stay in its scope; common.launch.py gives the switcher
+    # the same namespace, clock, log level and Fast DDS profile.
+    return LaunchDescription([
+        GroupAction([common, *arguments, classifier, switcher], scoped=True)])

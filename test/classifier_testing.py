@@ -37,8 +37,8 @@ def outputs(ros):
     """Subscribe to every output of the node; return the lists they fill."""
     return {
         'classification': ros.subscribe(vision_msgs.Classification, 'classifier/classification',
-                                        10),
-        'label': ros.subscribe(String, 'classifier/label', 10),
+                                        100),
+        'label': ros.subscribe(String, 'classifier/label', 100),
         'fps': ros.subscribe(Float32, 'classifier/fps', 10),
         'inference_ms': ros.subscribe(Float32, 'classifier/inference_ms', 10),
         'label_info': ros.subscribe(vision_msgs.LabelInfo, 'classifier/label_info', LATCHED),
@@ -64,7 +64,7 @@ def wait_for_diagnostics(ros, received, condition, timeout_s=5.0):
 
 def set_parameter(ros, parameters, name, value, timeout_s=20.0):
     """Set one parameter of the node; return (SetParametersResult, seconds the call took)."""
-    assert parameters.wait_for_services(timeout_sec=10.0)
+    assert ros.spin_until(parameters.services_are_ready, 10.0)
     start = time.monotonic()
     response = ros.call(lambda: parameters.set_parameters([Parameter(name, value=value)]),
                         timeout_s)
@@ -75,20 +75,21 @@ def get_parameter(ros, parameters, name):
     return ros.call(lambda: parameters.get_parameters([name]), 10.0).values[0].string_value
 
 
-def label_of(out, at, class_id):
-    """Look `class_id` up in the ~/label_info in force at `at`, as vision_msgs says to."""
-    label_info = [msg for arrived, msg in out['label_info'] if arrived <= at][-1]
-    return {c.class_id: c.class_name for c in label_info.class_map}[int(class_id)]
+def top_label(out, msg):
+    """
+    Look a Classification's best class_id up in ~/label_info, as vision_msgs says to.
 
-
-def top_label(out, at, msg):
-    """Return the label of a Classification's best hypothesis, looked up in ~/label_info."""
-    return label_of(out, at, msg.results[0].class_id)
+    The LabelInfo that holds is the latest stamped no later than the Classification.
+    """
+    stamp = stamp_s(msg)
+    label_info = max((info for _, info in out['label_info'] if stamp_s(info) <= stamp),
+                     key=stamp_s)
+    return {c.class_id: c.class_name for c in label_info.class_map}[int(msg.results[0].class_id)]
 
 
 def labels_between(out, start, end=float('inf')):
     """Return the top-1 labels that arrived between the monotonic times start and end."""
-    return [top_label(out, at, msg) for at, msg in out['classification']
+    return [top_label(out, msg) for at, msg in out['classification']
             if start < at < end and msg.results]
 
 
@@ -97,3 +98,18 @@ def wait_for_active_model(ros, out, model, timeout_s=30.0):
     assert ros.spin_until(lambda: out['active_model'] and out['active_model'][-1][1].data == model,
                           timeout_s), [m.data for _, m in out['active_model']]
     return out['active_model'][-1][0]
+
+
+def publish_until_classified(ros, publisher, msg, out, timeout_s=5.0):
+    """Publish msg (a good frame) until its classification comes back; return it."""
+    def answer():
+        return next((m for _, m in out['classification'] if stamp_s(m) == stamp_s(msg)), None)
+    deadline = time.monotonic() + timeout_s
+    while answer() is None and time.monotonic() < deadline:
+        publisher.publish(msg)
+        ros.spin_until(answer, 0.5)
+    return answer()
+
+
+def wait_for_subscriber(ros, publisher):
+    assert ros.spin_until(lambda: publisher.get_subscription_count() > 0, 20.0)

@@ -3,10 +3,12 @@
 import os
 from pathlib import Path
 
+from fakes import install, TENSORRT_VERSIONS
 import pytest
 
 from jetson_classifier.commands.finetune import finetune
 from jetson_classifier.commands.prepare_models import prepare, sample_photos
+from jetson_classifier.inference.backends.cuda_memory import release_devices
 from jetson_classifier.inference.catalog import Catalog
 from jetson_classifier.inference.class_groups import load_class_groups
 
@@ -36,8 +38,8 @@ def ros(module_listener, catalog):
 @pytest.fixture(scope='module')
 def parameters(module_listener):
     """Return a parameter client of the node /classifier."""
-    from rclpy.parameter_client import AsyncParameterClient
-    return AsyncParameterClient(module_listener.node, 'classifier')
+    from jetson_classifier.nodes.parameter_client import ParameterClient
+    return ParameterClient(module_listener.node, 'classifier')
 
 
 @pytest.fixture(scope='session')
@@ -93,6 +95,34 @@ def finetune_model_dir(tmp_path_factory, catalog):
 @pytest.fixture(scope='session')
 def finetuned(finetune_photos, finetune_model_dir):
     """Fine-tune 'coarse5' on lite0_160 from the photo folder into the model directory."""
+    pytest.importorskip('torch', reason='fine-tuning needs torch (requirements/models.txt), '
+                                        'which the Jazzy and floor lanes leave out')
     return finetune(finetune_photos, 'lite0_160', 'coarse5',
                     Catalog.load(model_dir=finetune_model_dir),
                     holdout=FINETUNE_HOLDOUT, log=lambda line: None)
+
+
+def _installed_fakes(monkeypatch, version):
+    fake_trt, fake_cuda = install(monkeypatch, version)
+    yield fake_trt, fake_cuda
+    stacks = fake_cuda.context_stacks()
+    release_devices()
+    assert stacks == {}, f'CUDA context pushes left on thread stacks: {stacks}'
+
+
+@pytest.fixture(params=TENSORRT_VERSIONS)
+def fakes(request, monkeypatch):
+    """Fresh fake tensorrt (each version in turn) and pycuda; checks every push was popped."""
+    yield from _installed_fakes(monkeypatch, request.param)
+
+
+@pytest.fixture
+def fakes10(monkeypatch):
+    """Install the fakes as TensorRT 10.3 (JetPack 6): weakly typed builds, calibrators."""
+    yield from _installed_fakes(monkeypatch, TENSORRT_VERSIONS[0])
+
+
+@pytest.fixture
+def fakes11(monkeypatch):
+    """Install the fakes as TensorRT 11: strongly typed builds only, no calibrators."""
+    yield from _installed_fakes(monkeypatch, TENSORRT_VERSIONS[1])

@@ -14,11 +14,10 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import qos_profile_sensor_data
 
+from jetson_classifier.commands.demo import FAST_DDS_2_DISTROS
+from jetson_classifier.nodes import parameter_client
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# A service call unanswered this long is sent again: rmw_fastrtps drops a response when the
-# server has not yet matched the client's response reader (ros2/rmw_fastrtps#842, "failed to
-# send response (timeout)"), which a loaded 2-core machine makes likely after a node starts.
-RESEND_AFTER_S = 5.0
 CAMERA_PROFILE = REPO_ROOT / 'config' / 'fastdds_camera_profile.xml'
 PROFILE_VARIABLES = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
 
@@ -32,8 +31,9 @@ def ros_env(domain, profile=CAMERA_PROFILE):
     """
     Environment for a ROS process here: localhost discovery, `domain`, Fast DDS `profile`.
 
-    `profile` None leaves Fast DDS at its defaults. Every process that should talk to another
-    needs the same settings.
+    `profile` None leaves Fast DDS at its defaults; else it goes in the variable this
+    distribution's Fast DDS reads (ROS_DISTRO jazzy: 2.x; Kilted's wheels: 3.x). Every
+    process that should talk to another needs the same settings.
     """
     env = dict(os.environ)
     env.setdefault('AMENT_PREFIX_PATH', sys.prefix)
@@ -44,7 +44,8 @@ def ros_env(domain, profile=CAMERA_PROFILE):
     for name in PROFILE_VARIABLES:
         env.pop(name, None)
     if profile is not None:
-        env['FASTDDS_DEFAULT_PROFILES_FILE'] = str(profile)  # Fast DDS 3, as in these wheels
+        fast_dds_2 = env.get('ROS_DISTRO') in FAST_DDS_2_DISTROS
+        env[PROFILE_VARIABLES[1] if fast_dds_2 else PROFILE_VARIABLES[0]] = str(profile)
     return env
 
 
@@ -138,6 +139,19 @@ def node_process(module, ros_args=(), env=None, ready_text=None, timeout_s=20.0,
             raise AssertionError(f'{module} ended with code {returncode}:\n{output}')
 
 
+@contextlib.contextmanager
+def cpu_hog(processes):
+    """Run `processes` busy-looping Python processes for the with-block."""
+    hogs = [subprocess.Popen([sys.executable, '-c', 'while True: pass'])
+            for _ in range(processes)]
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
 class Listener:
     """A node in the test process, on its own context, that records what topics carry."""
 
@@ -173,17 +187,18 @@ class Listener:
         """
         Return the answer to the service request `send()` sends (it returns the future).
 
-        A request unanswered after RESEND_AFTER_S is sent again (only idempotent ones belong
-        here: reads, and sets of a value); fail after `timeout_s` without an answer.
+        A late answer is asked for again (parameter_client.call); fail after `timeout_s`.
         """
-        deadline = time.monotonic() + timeout_s
-        while True:
-            future = send()
-            left = deadline - time.monotonic()
-            if self.spin_until(future.done, min(RESEND_AFTER_S, left)):
-                return future.result()
-            if left <= RESEND_AFTER_S:
-                raise AssertionError(f'no answer to {send} in {timeout_s} s')
+        response = parameter_client.call(send, self.spin_until, timeout_s)
+        assert response is not None, f'no answer to {send} in {timeout_s} s'
+        return response
+
+    def parameter_client(self, node, timeout_s=10.0):
+        """Return a ParameterClient of `node` once its services are discovered."""
+        client = parameter_client.ParameterClient(self.node, node)
+        assert self.spin_until(client.services_are_ready, timeout_s), \
+            f'no parameter services of {node} in {timeout_s} s'
+        return client
 
     def spin_for(self, duration_s):
         """Spin for `duration_s` seconds."""

@@ -4,12 +4,12 @@ import contextlib
 
 from rcl_interfaces.msg import ParameterType
 from rclpy.parameter import Parameter
-from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from ros_processes import node_process, ros_params
 from std_msgs.msg import String
 
 from jetson_classifier.benchmark.profile_builder import build_profile, write_profile
+from jetson_classifier.nodes.parameter_client import ParameterClient
 
 SWITCHER = 'jetson_classifier.nodes.switcher_node'
 LATCHED = QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -72,7 +72,7 @@ class SwitcherGraph:
     def _client(self, node, timeout_s):
         """Return a parameter client of `node` once its services are discovered."""
         if node not in self._clients:
-            self._clients[node] = AsyncParameterClient(self.ros.node, node)
+            self._clients[node] = ParameterClient(self.ros.node, node)
         assert self.ros.spin_until(self._clients[node].services_are_ready, timeout_s)
         return self._clients[node]
 

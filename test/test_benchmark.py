@@ -16,7 +16,7 @@ from jetson_classifier.benchmark.profile_schema import load_profile
 from jetson_classifier.errors import ClassifierError
 from jetson_classifier.inference.catalog import Catalog
 from jetson_classifier.inference.model_info import ModelInfo, write_model_info
-from jetson_classifier.switching.policy import choose_rung, parse_constraint, rungs_from_profile
+from jetson_classifier.switching.policy import parse_constraint, plan_rung, rungs_from_profile
 
 # Each tiny model averages the image to its mean colour m = (r, g, b) in [-1, 1] and scores
 # class c as W[c] . m + bias[c]. On a red image m = (1, -1, -1), so the scores are
@@ -89,7 +89,7 @@ def run_tool(tiny, tmp_path, *options):
     args = benchmark.build_parser().parse_args(
         ['--catalog', str(tiny / 'catalog.yaml'), '--model-dir', str(tiny), '--dataset',
          str(tiny / 'images'), '--output', str(tmp_path), '--rounds', '2', '--runs', '8',
-         '--warmup', '1', '--threads', '1', *options])
+         '--warmup', '1', '--threads', '1', '--rate', '60', '--paced-frames', '10', *options])
     assert benchmark.run(args, out) == 0
     return load_profile(tmp_path / 'profile.json'), out.getvalue()
 
@@ -102,6 +102,21 @@ def full_run(tiny, tmp_path_factory):
                              str(tiny / 'groups.yaml'), '--constraint', 'min_fps=1',
                              '--constraint', 'min_accuracy=0.9')
     return profile, text, output
+
+
+def test_every_model_is_also_timed_as_the_node_runs_it_at_the_camera_rate(full_run):
+    profile, text, _ = full_run
+    for model in profile['models']:
+        (paced,) = model['paced']
+        assert paced['rate_hz'] == 60.0 and 1 <= paced['frames'] <= 10  # frames may drop
+        assert 0 < paced['latency_ms']['p50'] <= paced['end_to_end_ms']['p50']
+    assert profile['benchmark']['paced_rates_hz'] == [60.0]
+    assert 'p50@60Hz' in text.splitlines()[0]
+
+
+def test_rate_0_times_back_to_back_only(tiny, tmp_path):
+    profile, text = run_tool(tiny, tmp_path, '--models', 'tiny16', '--limit', '0', '--rate', '0')
+    assert profile['models'][0]['paced'] == [] and 'Hz' not in text.splitlines()[0]
 
 
 def test_runner_writes_a_schema_valid_profile_csv_and_both_charts(full_run, tiny):
@@ -144,7 +159,7 @@ def test_constraints_print_the_switching_policy_choice_on_the_written_profile(fu
     profile, text, _ = full_run
     rungs, _ = rungs_from_profile(profile)
     for constraint in ('min_fps=1', 'min_accuracy=0.9'):
-        choice = choose_rung(rungs, parse_constraint(constraint))
+        choice = plan_rung(rungs, parse_constraint(constraint))
         assert f'{constraint}: choose {choice.rung.name}' in text
         assert choice.reason in text
     assert 'no rung reaches min_accuracy 0.9; the most accurate has top-1 0.500' in text
@@ -293,6 +308,16 @@ def test_twin_comparison_reports_speedup_and_points_lost_against_the_goal():
     assert lines[4].endswith('4.00x faster, top-1 not measured: accuracy not measured')
 
 
+def test_a_twin_faster_back_to_back_but_not_paced_misses_the_goal_and_says_so():
+    fp32, int8 = profile_row('a', 10.0, 0.80), profile_row('a_int8', 4.0, 0.80)
+    fp32['paced'] = [{'rate_hz': 30.0, 'latency_ms': {'p50': 12.0}}]
+    int8['paced'] = [{'rate_hz': 30.0, 'latency_ms': {'p50': 8.0}}]
+    (row,) = reporting.compare_twins({'models': [fp32, int8]}, [('a', 'a_int8')])
+    assert (row['speedup'], row['paced_speedup'], row['meets_goal']) == (2.5, {30.0: 1.5}, False)
+    assert reporting.twin_lines([row])[1].startswith(
+        '  a_int8           vs a             2.50x faster, 1.50x at 30 Hz, top-1')
+
+
 def test_long_model_names_widen_their_columns_instead_of_running_into_the_next():
     profile = {'models': [profile_row('lite0_160', 10.0, 0.80),
                           profile_row('lite0_160_four_channel_stem', 5.0, 0.79)]}
@@ -359,7 +384,7 @@ def test_real_int8_twin_on_five_sample_photos(catalog, sample_images, tmp_path):
     args = benchmark.build_parser().parse_args(
         ['--models', 'lite0_160,lite0_160_int8', '--dataset', str(sample_images[0].parent),
          '--limit', '5', '--rounds', '2', '--runs', '10', '--batches', '1',
-         '--output', str(tmp_path)])
+         '--paced-frames', '10', '--output', str(tmp_path)])
     out = io.StringIO()
     assert benchmark.run(args, out) == 0
     profile = load_profile(tmp_path / 'profile.json')
@@ -368,6 +393,7 @@ def test_real_int8_twin_on_five_sample_photos(catalog, sample_images, tmp_path):
     assert profile['dataset']['images'] == 5
     assert all(m['top1'] in (0, 0.2, 0.4, 0.6, 0.8, 1.0) for m in profile['models'])
     assert '  lite0_160_int8   vs lite0_160 ' in out.getvalue()
+    assert (tmp_path / 'chart.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
 def test_cli_benchmark_subcommand_runs_the_same_tool(tiny, tmp_path, capsys):

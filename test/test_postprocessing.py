@@ -21,3 +21,11 @@ def test_top_k_is_sorted_best_first_with_labels():
 def test_top_k_drops_answers_below_the_threshold_and_caps_k_at_the_class_count():
     result = top_k(np.array([0.6, 0.3, 0.1]), ['a', 'b', 'c'], k=10, threshold=0.25)
     assert [p.label for p in result] == ['a', 'b']
+
+
+def test_equal_probabilities_rank_the_lower_class_index_first_as_argmax_does():
+    probabilities = np.full(1000, 1e-4)
+    probabilities[[285, 282, 900, 7]] = 0.2  # INT8 logits tie: tiger cat and Egyptian cat
+    result = top_k(probabilities, [str(i) for i in range(1000)], k=3)
+    assert [p.index for p in result] == [7, 282, 285]
+    assert result[0].index == probabilities.argmax()

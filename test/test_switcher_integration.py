@@ -7,16 +7,13 @@ so that the middle rung meets it with spare and the most accurate one does not. 
 (busy processes, two per core) then slows every rung to well under half.
 """
 
-import contextlib
 import os
 from pathlib import Path
 import statistics
-import subprocess
-import sys
 import time
 
 import pytest
-from ros_processes import domain_id, listener, ros_env
+from ros_processes import cpu_hog, domain_id, listener, ros_env
 from std_msgs.msg import Float32, String
 from switcher_testing import SwitcherGraph, write_test_profile
 
@@ -77,19 +74,6 @@ def camera(graph):
 def classifier(graph, model):
     """Run the real classifier on `model`."""
     return graph.start(CLASSIFIER, 'classifying', model=model, **CLASSIFIER_PARAMS)
-
-
-@contextlib.contextmanager
-def cpu_hog(processes):
-    """Run `processes` busy-looping Python processes for the with-block."""
-    hogs = [subprocess.Popen([sys.executable, '-c', 'while True: pass'])
-            for _ in range(processes)]
-    try:
-        yield
-    finally:
-        for hog in hogs:
-            hog.kill()
-            hog.wait()
 
 
 @pytest.mark.slow

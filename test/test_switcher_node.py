@@ -7,6 +7,7 @@ The stand-in (test/fake_classifier.py) speaks the classifier's protocol: paramet
 
 from pathlib import Path
 
+from diagnostic_msgs.msg import DiagnosticArray
 import pytest
 from ros_processes import domain_id, listener, node_process, ros_env, ros_params
 from switcher_testing import SWITCHER, SwitcherGraph, write_test_profile
@@ -64,7 +65,7 @@ def test_plan_is_applied_when_the_classifier_comes_up_after_the_switcher(graph):
             assert 'switched to lite1_int8' in classifier.output()
     assert graph.decision_lines() == [
         'plan lite1_int8: most accurate rung expected to meet min_fps 150 (200.0 fps, '
-        'top-1 0.759)']
+        'top-1 0.759) [back-to-back]']
 
 
 def test_steps_down_under_load_and_back_up_when_it_lifts_without_oscillating(graph):
@@ -105,7 +106,37 @@ def test_refused_rung_is_reported_and_the_next_one_planned(graph):
     assert len(lines) == 2, lines
     assert lines[1].startswith(
         'plan lite0_int8: most accurate rung expected to meet min_fps 150 (400.0 fps, top-1 '
-        "0.744); lite1_int8 refused (cannot load model 'lite1_int8': test refusal)"), lines
+        "0.744) [back-to-back]; lite1_int8 refused (cannot load model 'lite1_int8': test "
+        'refusal)'), lines
+
+
+def test_a_rung_that_fails_to_build_after_it_was_accepted_is_banned_like_a_refused_one(graph):
+    with graph.switcher(min_fps=150.0, **FAST) as switcher, \
+            fake_classifier(graph, 'lite2', fail_to_build=['lite1_int8']):
+        graph.wait_actives(['lite2', 'lite0_int8'])
+        graph.ros.spin_for(2.0)
+    assert 'refused model lite1_int8: it failed to build; /classifier keeps lite2' in \
+        switcher.output()
+    lines = graph.decision_lines()
+    assert len(lines) == 2 and lines[1].startswith('plan lite0_int8: '), lines
+    assert 'lite1_int8 refused (it failed to build' in lines[1], lines
+
+
+def test_diagnostics_report_the_target_the_active_model_and_the_last_decision(graph):
+    arrays = graph.ros.subscribe(DiagnosticArray, '/diagnostics', 20)
+
+    def status():
+        return next((s for _, array in reversed(arrays) for s in array.status
+                     if s.name == '/switcher: switching'), None)
+    with graph.switcher(min_fps=150.0, **FAST), fake_classifier(graph, 'lite2'):
+        graph.wait_actives(['lite2', 'lite1_int8'])
+        assert graph.ros.spin_until(
+            lambda: status() is not None and 'lite1_int8 for' in status().message, 10.0)
+    values = {kv.key: kv.value for kv in status().values}
+    assert (values['policy'], values['active model'], values['target model']) == (
+        'min_fps=150', 'lite1_int8', 'lite1_int8')
+    assert values['last decision'].startswith('plan lite1_int8')
+    assert status().level == b'\x00'
 
 
 def test_restarted_classifier_is_given_the_planned_model_again(graph):

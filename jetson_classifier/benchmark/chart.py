@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 import numpy as np
 
-from jetson_classifier.benchmark.profile_schema import group_of_model
+from jetson_classifier.benchmark.profile_schema import group_of_model, paced_entries
 from jetson_classifier.errors import ClassifierError
 
 FORMATS = ('.png', '.svg')
@@ -67,6 +67,11 @@ def _draw_accuracy_panel(ax, profile, colours):
         ax.annotate(m['name'], (m['fps'], 100 * m['top1']), xytext=(4 + np.sqrt(area) / 2, 0),
                     textcoords='offset points', va='center', fontsize=8.5, zorder=4,
                     bbox=_LABEL_BOX)
+        for entry in paced_entries(m):
+            paced_fps = 1000.0 / entry['latency_ms']['p50']
+            ax.plot([m['fps'], paced_fps], [100 * m['top1']] * 2, color=colour, linewidth=0.8,
+                    alpha=0.6, zorder=2)
+            ax.scatter(paced_fps, 100 * m['top1'], marker='x', s=45, color=colour, zorder=3)
     front = sorted((m for m in models if m['name'] in pareto), key=lambda m: m['fps'])
     if front:
         ax.plot([m['fps'] for m in front], [100 * m['top1'] for m in front], color='0.2',
@@ -83,13 +88,17 @@ def _draw_accuracy_panel(ax, profile, colours):
     for key in dict.fromkeys(group_of_model(m) for m in models):
         colour, group = colours[key]
         ax.scatter([], [], color=colour, s=60, label=group)
+    rates = _paced_rates(models)
+    if rates:
+        ax.scatter([], [], marker='x', color='0.3', s=45,
+                   label=f'paced at {rates} Hz, as the node runs it')
     fps = [m['fps'] for m in models]
     if fps and max(fps) >= _LOG_FPS_RATIO * min(fps):
         ax.set_xscale('log')
         ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel('network fps (1000 / p50 latency)')
+    ax.set_xlabel('network fps (1000 / p50 latency; back-to-back, and x: paced)')
     ax.set_ylabel('top-1 accuracy (%)')
     ax.set_title(f'Accuracy vs speed on {profile["dataset"]["images"]} images '
                  '(marker area ∝ MACs)', fontsize=11)
@@ -107,6 +116,9 @@ def _draw_latency_panel(ax, profile, colours):
                     fmt='o', color=colour, capsize=3, markersize=6, zorder=3)
         ax.annotate(m['name'], (m['macs'] / 1e9, p50), xytext=(6, -10),
                     textcoords='offset points', fontsize=8.5, bbox=_LABEL_BOX)
+        for entry in paced_entries(m):
+            ax.scatter(m['macs'] / 1e9, entry['latency_ms']['p50'], marker='x', s=45,
+                       color=colour, zorder=3)
     by_name = {m['name']: m for m in models}
     for fit in profile['fits']['latency_vs_gmacs']:
         colour, group = colours[group_of_model(by_name[fit['models'][0]])]
@@ -116,15 +128,27 @@ def _draw_latency_panel(ax, profile, colours):
                 linestyle='--', zorder=1,
                 label=f'{group} fit: {fit["slope"]:.2f} ms/GMAC {fit["intercept"]:+.2f} ms, '
                       f'R² {_r2_text(fit["r2"])}')
-    ax.errorbar([], [], yerr=[], fmt='o', color='0.4', capsize=3, label='p50, bar to p99')
+    ax.errorbar([], [], yerr=[], fmt='o', color='0.4', capsize=3,
+                label='back-to-back p50, bar to p99')
+    if _paced_rates(models):
+        ax.scatter([], [], marker='x', color='0.4', s=45,
+                   label=f'paced p50 at {_paced_rates(models)} Hz')
     ax.set_xlabel('GMACs per image')
     ax.set_ylabel('latency per frame (ms)')
     ax.set_title('Does operation count predict latency?', fontsize=11)
     if models:
         ax.set_xlim(0, 1.15 * max(m['macs'] for m in models) / 1e9)
-        ax.set_ylim(0, 1.1 * max(m['latency_ms']['p99'] for m in models))
+        ax.set_ylim(0, 1.1 * max(max([m['latency_ms']['p99'], *(e['latency_ms']['p50']
+                                                                for e in paced_entries(m))])
+                                 for m in models))
     ax.grid(True, color='0.9')
     ax.legend(fontsize=8, loc='upper left')
+
+
+def _paced_rates(models):
+    """Name the rates the models were paced at: '30', '15, 30' or '' for none."""
+    return ', '.join(f'{rate:g}' for rate in sorted({e['rate_hz'] for m in models
+                                                     for e in paced_entries(m)}))
 
 
 def _r2_text(r2):

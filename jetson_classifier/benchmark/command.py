@@ -18,7 +18,9 @@ from jetson_classifier.benchmark.chart import draw_chart
 from jetson_classifier.benchmark.measuring import (labelled_dataset, load_variants,
                                                    measure_accuracy, model_entry,
                                                    select_models)
-from jetson_classifier.benchmark.probing import (LATENCY_METHOD, measure_latency_in_fresh_process,
+from jetson_classifier.benchmark.pacing import CAMERA_SIZE, DEFAULT_RATE_HZ, PACED_METHOD
+from jetson_classifier.benchmark.probing import (latency_method, measure_latency_in_fresh_process,
+                                                 measure_paced_in_fresh_process,
                                                  measure_peak_memory, PEAK_MEMORY_METHOD)
 from jetson_classifier.benchmark.profile_builder import build_profile, write_profile
 from jetson_classifier.benchmark.reporting import (claim_lines, compare_twins, constraint_lines,
@@ -86,6 +88,12 @@ def add_arguments(parser):
     parser.add_argument('--warmup', type=int, default=10,
                         help='untimed images before each block of timed calls of a model, in '
                              'calls of its batch size (default: %(default)s)')
+    parser.add_argument('--rate', type=float, action='append', metavar='HZ',
+                        help='also time each model as the classifier node runs it, one '
+                             f'{CAMERA_SIZE[0]}x{CAMERA_SIZE[1]} camera frame per 1/HZ s '
+                             f'(repeatable; default: {DEFAULT_RATE_HZ:g}; 0: not paced at all)')
+    parser.add_argument('--paced-frames', type=int, default=90,
+                        help='timed frames per model and rate (default: %(default)s)')
     parser.add_argument('--dataset', type=Path, default=default_dataset(),
                         help='labelled images: flat <synset>_<name> files or one folder per '
                              'class (default: %(default)s)')
@@ -112,6 +120,15 @@ def _check_counts(args):
     if args.warmup < 0 or (args.limit is not None and args.limit < 0):
         raise ClassifierError(f'--warmup and --limit must be >= 0, got {args.warmup}, '
                               f'{args.limit}')
+    if any(rate < 0 for rate in args.rate or ()) or args.paced_frames < 1:
+        raise ClassifierError(f'--rate must be >= 0 and --paced-frames >= 1, got {args.rate}, '
+                              f'{args.paced_frames}')
+
+
+def paced_rates(args):
+    """Return the camera rates to time at: --rate's, or the default; none if one is 0."""
+    rates = [DEFAULT_RATE_HZ] if args.rate is None else args.rate
+    return [] if 0 in rates else sorted(set(rates))
 
 
 def _log(line):
@@ -148,6 +165,14 @@ def run(args, out=None):
     seconds['latency'] = time.perf_counter() - phase
 
     phase = time.perf_counter()
+    paced, rates = {}, paced_rates(args)
+    if rates:
+        _log(f'paced latency: {len(variants)} models at {", ".join(f"{r:g}" for r in rates)} '
+             'Hz, as the node runs them')
+        paced = measure_paced_in_fresh_process(args, variants, rates)
+    seconds['paced'] = time.perf_counter() - phase
+
+    phase = time.perf_counter()
     accuracy, paths = {}, []
     if args.limit == 0 or args.dataset is None:
         _log('accuracy not measured: ' + ('--limit 0' if args.limit == 0 else
@@ -160,8 +185,8 @@ def run(args, out=None):
         progress.close()
     seconds['accuracy'] = time.perf_counter() - phase
 
-    entries = [model_entry(v, latency[v.name], accuracy.get(v.name), peaks[v.name], _log)
-               for v in variants]
+    entries = [model_entry(v, latency[v.name], accuracy.get(v.name), peaks[v.name],
+                           paced.get(v.name, []), _log) for v in variants]
     pairs = int8_pairs(variants)
     for v in variants:
         v.backend.close()
@@ -169,7 +194,8 @@ def run(args, out=None):
     seconds['total'] = time.perf_counter() - started
     profile['benchmark'] = {
         'threads': args.threads, 'batches': args.batches, 'rounds': args.rounds,
-        'runs_at_batch_1': args.runs, 'warmup': args.warmup, 'latency': LATENCY_METHOD,
+        'runs_at_batch_1': args.runs, 'warmup': args.warmup, 'latency': latency_method(),
+        'paced_rates_hz': rates, 'paced_frames': args.paced_frames, 'paced': PACED_METHOD,
         'peak_memory': PEAK_MEMORY_METHOD, 'accuracy_batch': args.accuracy_batch,
         'class_groups': str(args.class_groups) if args.class_groups else None,
         'load_average_before': list(load_before), 'load_average_after': list(os.getloadavg()),

@@ -216,8 +216,8 @@ def _operation_counts(variant, log):
     return macs, params
 
 
-def model_entry(variant, latency, accuracy, peak_rss_mb, log):
-    """Assemble one profile row from the measurements of `variant`."""
+def model_entry(variant, latency, accuracy, peak_rss_mb, paced, log):
+    """Assemble one profile row from the measurements of `variant`; `paced` may be []."""
     summary = stats.latency_summary(latency[1])
     throughput = {str(b): b * len(s) / sum(s) for b, s in latency.items()}
     macs, params = _operation_counts(variant, log)
@@ -228,5 +228,5 @@ def model_entry(variant, latency, accuracy, peak_rss_mb, log):
             'file_bytes': variant.path.stat().st_size, 'batch': 1, 'latency_ms': summary,
             'fps': stats.fps_from_latency(summary['p50']),
             'throughput_fps': throughput, **accuracy, 'peak_rss_mb': peak_rss_mb,
-            'published_top1': variant.info.published_top1,
+            'paced': paced, 'published_top1': variant.info.published_top1,
             'latency_samples': {str(b): len(s) for b, s in latency.items()}}

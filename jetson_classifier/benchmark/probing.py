@@ -1,5 +1,8 @@
 """
-Measurements that need a fresh Python process: latency on one shared thread pool, peak memory.
+Measurements that need a fresh Python process of their own.
+
+Latency back-to-back on one shared thread pool, latency paced by a camera as the node meets
+it, peak memory.
 
 Each probe is a function that takes and returns JSON text, run with `python -c` in a new
 process that imports this very package.
@@ -15,10 +18,13 @@ import numpy as np
 
 from jetson_classifier import PACKAGE_PARENT
 from jetson_classifier.benchmark.measuring import load_variants, measure_latency
+from jetson_classifier.benchmark.pacing import camera_messages, measure_paced
 from jetson_classifier.benchmark.reporting import Progress
 from jetson_classifier.errors import ClassifierError
 from jetson_classifier.inference.backends import create_backend
 from jetson_classifier.inference.catalog import Catalog
+from jetson_classifier.inference.classifier import Classifier
+from jetson_classifier.pipeline.frame_sources import builtin_photos
 
 PEAK_MEMORY_METHOD = (
     'peak RSS of a fresh Python process while loading the model and running one call per '
@@ -27,9 +33,21 @@ PEAK_MEMORY_METHOD = (
 LATENCY_METHOD = (
     'backend call only (no decode/preprocess), random input; interleaved rounds with the model '
     'order rotated each round; untimed calls worth --warmup images before each block of timed '
-    'calls; in a fresh process whose ONNX Runtime sessions share one pool of --threads threads')
+    'calls; in a fresh process whose ONNX Runtime sessions {pools}')
+POOLS = {True: 'share one pool of --threads threads',
+         False: 'have a pool of --threads threads each whose idle workers sleep (this ONNX '
+                'Runtime has no shared pool)'}
 _PROBE = ('import sys; from jetson_classifier.benchmark.probing import {probe}; '
           'print({probe}(sys.argv[1]))')
+
+
+def latency_method():
+    """Return LATENCY_METHOD as this machine's ONNX Runtime measures (shared pool or not)."""
+    try:
+        from jetson_classifier.inference.backends.onnxruntime_backend import GLOBAL_POOL
+    except ImportError:  # a TensorRT-only machine: no ONNX Runtime session to share a pool
+        GLOBAL_POOL = True
+    return LATENCY_METHOD.format(pools=POOLS[GLOBAL_POOL])
 
 
 def probe_latency(request):
@@ -118,6 +136,33 @@ def probe_peak_memory(request):
     for batch in request['batches']:
         backend.infer(np.zeros((batch, 3, size, size), np.float32))
     return json.dumps({'peak_rss_mb': (peak() - before) / 2**20})
+
+
+def probe_paced(request):
+    """In a fresh process: time each variant alone as the node runs it, at each rate; JSON."""
+    request = json.loads(request)
+    catalog = Catalog.load(request['catalog'], request['model_dir'])
+    messages = camera_messages(builtin_photos())
+    paced = {}
+    for name, model, kind, precision in request['variants']:
+        paced[name] = [measure_paced(
+            Classifier(model, backend=kind, catalog=catalog, threads=request['threads'],
+                       precision=precision, cache_dir=request['cache_dir']),
+            messages, rate, request['frames']) for rate in request['rates']]
+    return json.dumps(paced)
+
+
+def measure_paced_in_fresh_process(args, variants, rates):
+    """Run probe_paced for every variant at every rate; {name: [paced entry, ...]}."""
+    done = _run_probe('probe_paced', {
+        'catalog': args.catalog, 'model_dir': args.model_dir, 'threads': args.threads,
+        'cache_dir': args.cache_dir, 'rates': rates, 'frames': args.paced_frames,
+        'variants': [(v.name, v.model, v.kind, v.precision_request) for v in variants]},
+        stderr=None)
+    if done.returncode != 0:
+        raise ClassifierError(f'the paced latency probe failed (exit code {done.returncode}); '
+                              'its error is printed above')
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def measure_peak_memory(variant, threads, cache_dir, log):

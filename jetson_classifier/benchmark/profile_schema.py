@@ -17,6 +17,13 @@ from jetson_classifier.errors import ClassifierError
 SCHEMA = 'jetson_classifier.profile/1'
 PRECISIONS = ('fp32', 'fp16', 'int8')
 LATENCY_KEYS = ('p50', 'p90', 'p99', 'mean')
+# Fields a model of an older profile may lack.
+OPTIONAL_MODEL_FIELDS = ('paced',)
+
+
+def paced_entries(model):
+    """Return a model's paced measurements: [] where its benchmark made none (older ones)."""
+    return model.get('paced', [])
 
 
 def group_of_model(model):
@@ -61,7 +68,7 @@ def validate_profile(profile, source):
         where = f'models[{i}]'
         if not isinstance(model, dict):
             fail(where, f'must be an object, got {type(model).__name__}')
-        for key, problem in _check_fields(model, _MODEL_FIELDS):
+        for key, problem in _check_fields(model, _MODEL_FIELDS, optional=OPTIONAL_MODEL_FIELDS):
             fail(f'{where}.{key}', problem)
         if model['name'] in names:
             fail(f'{where}.name', f'{model["name"]!r} appears twice; names must be unique')
@@ -85,11 +92,12 @@ def validate_profile(profile, source):
                      f'got {fit["models"]!r}')
 
 
-def _check_fields(obj, checks):
-    """Yield (field, problem) for each missing or malformed field of the dict obj."""
+def _check_fields(obj, checks, optional=()):
+    """Yield (field, problem) for each missing (unless `optional`) or malformed field of obj."""
     for key, check in checks.items():
         if key not in obj:
-            yield key, 'is missing'
+            if key not in optional:
+                yield key, 'is missing'
             continue
         problem = check(obj[key])
         if problem:
@@ -183,6 +191,17 @@ def _throughput(v):
     return None
 
 
+def _paced(v):
+    if not isinstance(v, list):
+        return f'must be a list of paced measurements, got {v!r}'
+    for i, entry in enumerate(v):
+        if not isinstance(entry, dict):
+            return f'[{i}] must be an object, got {entry!r}'
+        for key, problem in _check_fields(entry, _PACED_FIELDS):
+            return f'[{i}].{key} {problem}'
+    return None
+
+
 _FRACTION = _number(low=0, high=1, null=True)
 _TOP_FIELDS = {'created': _iso_time, 'machine': _object, 'dataset': _object,
                'models': _models, 'pareto': _list_of_text, 'fits': _object}
@@ -193,8 +212,10 @@ _MODEL_FIELDS = {
     'params': _number(low=0, null=True), 'file_bytes': _number(low=0, integer=True, null=True),
     'batch': _number(low=1, integer=True), 'latency_ms': _latency, 'fps': _number(above=0),
     'throughput_fps': _throughput, 'top1': _FRACTION, 'top5': _FRACTION,
-    'grouped_top1': _FRACTION, 'peak_rss_mb': _number(low=0, null=True),
+    'grouped_top1': _FRACTION, 'peak_rss_mb': _number(low=0, null=True), 'paced': _paced,
 }
+_PACED_FIELDS = {'rate_hz': _number(above=0), 'frames': _number(low=1, integer=True),
+                 'latency_ms': _latency, 'end_to_end_ms': _latency}
 _GROUP_FIELDS = {'backend': _text, 'device': _text, 'precision': _precision,
                  'models': _list_of_text, 'r2': _number(high=1, null=True)}
 _FIT_FIELDS = {

@@ -1,8 +1,9 @@
 """
 Benchmark maths: latency summaries, the speed/accuracy Pareto front, fits, accuracy counts.
 
-Percentiles use numpy's default linear interpolation between closest ranks (method='linear',
-type 7 of Hyndman and Fan); the standard deviation is the population one (ddof=0).
+Percentiles use numpy's default, linear interpolation between closest ranks (type 7 of
+Hyndman and Fan; numpy < 1.22, JetPack 6's, names it with `interpolation=`, later ones with
+`method=`, so neither is passed); the standard deviation is the population one (ddof=0).
 """
 
 from typing import NamedTuple, Optional
@@ -20,7 +21,7 @@ def latency_summary(seconds):
     if not np.all(np.isfinite(ms)) or np.any(ms < 0):
         raise ClassifierError(
             f'latency_summary: latencies must be finite and >= 0, got min {ms.min()!r}')
-    p50, p90, p99 = np.percentile(ms, [50, 90, 99], method='linear')
+    p50, p90, p99 = np.percentile(ms, [50, 90, 99])
     return {'p50': float(p50), 'p90': float(p90), 'p99': float(p99),
             'mean': float(ms.mean()), 'std': float(ms.std())}
 

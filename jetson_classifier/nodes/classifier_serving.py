@@ -15,6 +15,7 @@ to build is logged, counted, and the `model` parameter returns to the model that
 import threading
 import time
 
+from builtin_interfaces.msg import Time
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.parameter import Parameter
@@ -128,7 +129,8 @@ def describe(classifier):
     return {'model': classifier.name, 'model file': str(classifier.model_path),
             'backend': classifier.backend.name, 'device': classifier.backend.device,
             'precision': classifier.backend.precision,
-            'max batch': classifier.max_batch or 'any'}
+            'max batch': classifier.max_batch or 'any',
+            'tensorrt fallback': classifier.backend.fallback_reason or ''}
 
 
 def _stamp_s(stamp):
@@ -162,7 +164,7 @@ class ClassifierServing:
         self._setups = {camera: self._declare_camera(camera) for camera in self.cameras}
         self._pipeline = self._listening_since = None
         self._subscriptions = []
-        self._serving = self._loading = None
+        self._serving = self._loading = self._label_info = None
         self._model_fields = {'model': 'none (not configured)', 'device': ''}
         self._switches = self._refused = 0
         self._last_load_ms = None
@@ -182,7 +184,8 @@ class ClassifierServing:
                          for camera, setup in self._setups.items()}
         self._inference_pub = node.create_publisher(Float32, '~/inference_ms', 10)
         self._active_pub = node.create_publisher(String, '~/active_model', LATCHED)
-        self.diagnostics = DiagnosticsPublisher(node, self._report)
+        self.diagnostics = DiagnosticsPublisher(node, 'classification', self._report,
+                                                more=self._camera_statuses)
         node.add_on_set_parameters_callback(self._on_set_parameters)
 
         compressed = self.values['input_transport'] == 'compressed'
@@ -215,11 +218,12 @@ class ClassifierServing:
         self._pipeline = FramePipeline(
             classifier, self._to_rgb, self._publish, cameras=self._setups,
             window_s=self.values['fps_window'], on_reject=self._on_reject,
-            on_error=self._on_publish_error,
+            on_error=self._on_publish_error, on_labels=self._on_labels,
             match_timeout_s=self.values['detections_timeout_s'])
         self._pipeline.top_k, self._pipeline.threshold = (self.values['top_k'],
                                                           self.values['score_threshold'])
         self._now_serving(classifier, load_ms)
+        self._publish_label_info(classifier.labels, Time())
         self._log.info(f'loaded {self._describe_model()} in {load_ms:.0f} ms')
 
     def activate(self):
@@ -324,8 +328,7 @@ class ClassifierServing:
             reason = str(error) if isinstance(error, ClassifierError) else repr(error)
             self._refuse(f'refused {changed or [p.name for p in parameters]}: {reason}')
             return SetParametersResult(successful=False, reason=reason)
-        groups_changed = any(wanted[name] != self.values[name]
-                             for name in ('class_groups', 'score_threshold'))
+        threshold_changed = wanted['score_threshold'] != self.values['score_threshold']
         self.values = wanted
         for camera, roi in rois.items():
             self._setups[camera] = self._setups[camera]._replace(roi=roi)
@@ -337,8 +340,8 @@ class ClassifierServing:
             self._pipeline.rois.update(rois)
             for stats in self._pipeline.stats.values():
                 stats.set_window(wanted['fps_window'])
-            if groups_changed:
-                self._publish_label_info()
+            if threshold_changed:
+                self._publish_label_info(*self._label_info)
         return SetParametersResult(successful=True)
 
     def _apply(self, wanted):
@@ -356,10 +359,9 @@ class ClassifierServing:
             self._pipeline.switch(lambda: make_classifier(wanted),
                                   lambda result: self._load_finished(result, wanted))
         elif regroup:
-            classifier = self._pipeline.classifier
-            classifier.set_class_groups(wanted['class_groups'] or None)
+            self._pipeline.set_class_groups(wanted['class_groups'] or None)
             self._log.info(f'class groups now {wanted["class_groups"] or "off"}: '
-                           f'{len(classifier.labels)} labels')
+                           f'{len(self._pipeline.classifier.labels)} labels')
 
     def _load_finished(self, result, values):
         """Hand a finished load over to the executor thread (called on the loader thread)."""
@@ -403,7 +405,6 @@ class ClassifierServing:
         self._model_fields = describe(classifier)
         self._last_load_ms = load_ms
         self._active_pub.publish(String(data=values['model']))
-        self._publish_label_info()
 
     def _describe_model(self):
         fields = self._model_fields
@@ -411,13 +412,24 @@ class ClassifierServing:
         return (f'{fields["model"]} on {fields.get("backend")} ({fields["device"]}, '
                 f'{fields.get("precision")})' + (f', groups {groups}' if groups else ''))
 
-    def _publish_label_info(self):
-        if vision_msgs is None or self._pipeline is None:
+    def _on_labels(self, labels, header):
+        """Publish the labels a model answers with from the frame stamped like `header` on."""
+        self._publish_label_info(labels, header.stamp)
+
+    def _publish_label_info(self, labels, stamp):
+        """
+        Publish id -> name of `labels`, stamped with the first frame they answer for.
+
+        So a consumer looks a Classification's ids up in the latest LabelInfo stamped no
+        later than it, whatever order the two topics arrive in. The first is stamped 0.
+        """
+        self._label_info = labels, stamp
+        if vision_msgs is None:
             return
         msg = vision_msgs.LabelInfo()
-        msg.header.stamp = self._node.get_clock().now().to_msg()
+        msg.header.stamp = stamp
         msg.class_map = [vision_msgs.VisionClass(class_id=index, class_name=label)
-                         for index, label in enumerate(self._pipeline.classifier.labels)]
+                         for index, label in enumerate(labels)]
         msg.threshold = float(self.values['score_threshold'])
         self._label_info_pub.publish(msg)
 
@@ -425,11 +437,10 @@ class ClassifierServing:
 
     def _report(self):
         """
-        Return the node's status, then one status per named camera, for /diagnostics.
+        Return (level, message, hardware id, values) of the node's status for /diagnostics.
 
-        The node's status names the model and its calls, and holds the camera '' (a
-        single-camera node reports all in one status); a named camera has a status of its own,
-        so a monitor shows which camera is silent or sends bad frames.
+        It names the model, its calls and switches, and holds the camera '' (a single-camera
+        node reports all in this one status); named cameras have statuses of their own.
         """
         now = time.monotonic()
         values = {**self._model_fields, 'class groups': self.values['class_groups']}
@@ -440,20 +451,37 @@ class ClassifierServing:
                        'loading': self._loading[0] if self._loading else '',
                        'last error': self._last_error})
         level, reasons = self._health['node'].assess(now, {'refused switches': self._refused})
-        assessed = {camera: self._assess_camera(camera, now) for camera in self.cameras}
-        camera_statuses = []
-        for camera, (camera_level, camera_reasons, snapshot) in assessed.items():
-            if camera == CAMERA:
-                values.update(snapshot)
-                level, reasons = max(level, camera_level), camera_reasons + reasons
-            else:
-                camera_statuses.append(Status(
-                    f'camera {camera}', camera_level, '; '.join(
-                        [self._camera_state(snapshot), *camera_reasons]),
-                    values['device'], snapshot))
-        state = self._node_state(now, {camera: s for camera, (_, _, s) in assessed.items()})
-        return [Status('classification', level, '; '.join([state, *reasons]),
-                       values['device'], values), *camera_statuses]
+        state = self._model_fields['model']
+        if CAMERA in self.cameras:
+            camera_level, camera_reasons, snapshot = self._assess_camera(CAMERA, now)
+            values.update(snapshot)
+            level, reasons = max(level, camera_level), camera_reasons + reasons
+            if snapshot:
+                state += f' at {snapshot["fps"]:.1f} fps'
+        named = len(self.cameras) - (CAMERA in self.cameras)
+        if named:
+            state += f', {named} named camera{"s" * (named > 1)}'
+        state += self._inactive()
+        if self._loading:
+            state += f', loading {self._loading[0]} for {now - self._loading[1]:.0f} s'
+        return level, '; '.join([state, *reasons]), values['device'], values
+
+    def _camera_statuses(self):
+        """
+        Return a Status for each named camera: '<node>: camera <c>'.
+
+        One per camera, as diagnostic_updater has one per topic: a monitor then shows which
+        camera is silent or sends bad frames while the others stay OK.
+        """
+        now, statuses = time.monotonic(), []
+        for camera in self.cameras:
+            if camera != CAMERA:
+                level, reasons, snapshot = self._assess_camera(camera, now)
+                state = (f'{snapshot["fps"]:.1f} fps' if snapshot else 'not configured')
+                statuses.append(Status(f'camera {camera}', level, '; '.join(
+                    [state + self._inactive(), *reasons]), self._model_fields['device'],
+                    snapshot))
+        return statuses
 
     def _assess_camera(self, camera, now):
         """Return the level, its reasons and the measurements of `camera` now."""
@@ -467,18 +495,3 @@ class ClassifierServing:
 
     def _inactive(self):
         return ', inactive' if self._pipeline is not None and not self._subscriptions else ''
-
-    def _camera_state(self, snapshot):
-        return (f'{snapshot["fps"]:.1f} fps' if snapshot else 'not configured') + self._inactive()
-
-    def _node_state(self, now, snapshots):
-        """Return the node's line: its model, each camera's fps, whether it is loading."""
-        state = self._model_fields['model']
-        if self._pipeline is not None:
-            if CAMERA in snapshots:
-                state += f' at {snapshots[CAMERA]["fps"]:.1f} fps'
-            named = [f'{camera} {s["fps"]:.1f} fps' for camera, s in snapshots.items() if camera]
-            state += (': ' + ', '.join(named) if named else '') + self._inactive()
-        if self._loading:
-            state += f', loading {self._loading[0]} for {now - self._loading[1]:.0f} s'
-        return state

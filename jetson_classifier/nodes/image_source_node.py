@@ -2,7 +2,9 @@
 
 import sys
 
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+import time
+
+from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
@@ -10,17 +12,19 @@ from rclpy.task import Future
 from sensor_msgs.msg import CompressedImage, Image
 
 from jetson_classifier.errors import ClassifierError, ImageError
+from jetson_classifier.nodes.diagnostics import DiagnosticsPublisher
 from jetson_classifier.nodes.node_main import run_node
+from jetson_classifier.nodes.parameters import descriptor
 from jetson_classifier.pipeline.frame_sources import load_frames
+from jetson_classifier.pipeline.health import Level
 from jetson_classifier.pipeline.image_conversion import (rgb_to_compressed, rgb_to_image,
                                                          SUPPORTED_ENCODINGS)
+from jetson_classifier.pipeline.rate_meter import RateMeter
 
 ENCODINGS = SUPPORTED_ENCODINGS
 TRANSPORTS = ('raw', 'compressed', 'both')
-
-
-def _descriptor(description, read_only=True, **ranges):
-    return ParameterDescriptor(description=description, read_only=read_only, **ranges)
+# Seconds the rate sent is measured over.
+RATE_WINDOW_S = 2.0
 
 
 class ImageSource(Node):
@@ -28,34 +32,32 @@ class ImageSource(Node):
 
     def __init__(self):
         super().__init__('image_source')
-        source = self.declare_parameter('source', '', _descriptor(
-            'Image folder (name order), image or video file; empty: built-in photos')).value
-        rate_hz = self.declare_parameter('rate_hz', 30.0, _descriptor(
-            'Frames per second', read_only=False,
-            floating_point_range=[FloatingPointRange(from_value=0.1, to_value=1000.0)])).value
-        size_range = [IntegerRange(from_value=0, to_value=16384, step=1)]
-        width = self.declare_parameter('width', 0, _descriptor(
+        source = self.declare_parameter('source', '', descriptor(
+            'Image folder (name order), image or video file; empty: built-in photos',
+            read_only=True)).value
+        rate_hz = self.declare_parameter('rate_hz', 30.0, descriptor(
+            'Frames per second', floats=(0.1, 1000.0))).value
+        width = self.declare_parameter('width', 0, descriptor(
             'Frame width in pixels; 0: native (or keep aspect if height is set)',
-            integer_range=size_range)).value
-        height = self.declare_parameter('height', 0, _descriptor(
+            read_only=True, integers=(0, 16384))).value
+        height = self.declare_parameter('height', 0, descriptor(
             'Frame height in pixels; 0: native (or keep aspect if width is set)',
-            integer_range=size_range)).value
-        encoding = self.declare_parameter('encoding', 'rgb8', _descriptor(
-            'Pixel encoding of sensor_msgs/Image',
-            additional_constraints=', '.join(ENCODINGS))).value
-        transport = self.declare_parameter('transport', 'raw', _descriptor(
+            read_only=True, integers=(0, 16384))).value
+        encoding = self.declare_parameter('encoding', 'rgb8', descriptor(
+            'Pixel encoding of sensor_msgs/Image', ', '.join(ENCODINGS), read_only=True)).value
+        transport = self.declare_parameter('transport', 'raw', descriptor(
             'raw: Image on image; compressed: JPEG CompressedImage on image/compressed; both',
-            additional_constraints='raw, compressed or both')).value
-        frame_id = self.declare_parameter('frame_id', 'camera', _descriptor(
-            'header.frame_id of every frame')).value
-        loop = self.declare_parameter('loop', True, _descriptor(
-            'Start again after the last frame; false: exit after it')).value
-        max_frames = self.declare_parameter('max_frames', 0, _descriptor(
-            'Exit after publishing this many frames; 0: unlimited',
-            integer_range=[IntegerRange(from_value=0, to_value=2**31 - 1, step=1)])).value
-        self._min_subscribers = self.declare_parameter('wait_for_subscribers', 0, _descriptor(
-            'Hold the first frame until this many subscribers are matched',
-            integer_range=[IntegerRange(from_value=0, to_value=1000, step=1)])).value
+            'raw, compressed or both', read_only=True)).value
+        frame_id = self.declare_parameter('frame_id', 'camera', descriptor(
+            'header.frame_id of every frame', read_only=True)).value
+        loop = self.declare_parameter('loop', True, descriptor(
+            'Start again after the last frame; false: exit after it', read_only=True)).value
+        max_frames = self.declare_parameter('max_frames', 0, descriptor(
+            'Exit after publishing this many frames; 0: unlimited', read_only=True,
+            integers=(0, 2**31 - 1))).value
+        self._min_subscribers = self.declare_parameter('wait_for_subscribers', 0, descriptor(
+            'Hold the first frame until this many subscribers are matched', read_only=True,
+            integers=(0, 1000))).value
         if encoding not in ENCODINGS:
             raise ImageError(f'parameter encoding: {encoding!r} is not one of {ENCODINGS}')
         if transport not in TRANSPORTS:
@@ -77,9 +79,12 @@ class ImageSource(Node):
         self._frame_limit = max_frames or (0 if loop else self._frame_count)
         self._published = 0
         self._subscribers_ready = self._min_subscribers == 0
+        self._sent = RateMeter(RATE_WINDOW_S)
+        self._source = source or 'built-in photos'
         self.finished = Future()
         self._timer = self.create_timer(1.0 / rate_hz, self._on_timer)
-        self.add_post_set_parameters_callback(self._on_parameters_set)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.diagnostics = DiagnosticsPublisher(self, 'image source', self._report_status)
         rows, cols = frames[0].shape[:2]
         self.get_logger().info(
             f'publishing {self._frame_count} frames (first {cols}x{rows} {encoding}) from '
@@ -102,10 +107,12 @@ class ImageSource(Node):
         msg.data = rgb_to_compressed(rgb, 'jpeg')
         return msg
 
-    def _on_parameters_set(self, parameters):
+    def _on_set_parameters(self, parameters):
+        """Apply a new rate_hz (its descriptor's range was checked before this is called)."""
         for parameter in parameters:
             if parameter.name == 'rate_hz':
                 self._timer.timer_period_ns = int(1e9 / parameter.value)
+        return SetParametersResult(successful=True)
 
     def _enough_subscribers(self):
         matched = sum(publisher.get_subscription_count()
@@ -133,6 +140,20 @@ class ImageSource(Node):
             messages[index].header.stamp = stamp
             publisher.publish(messages[index])
         self._published += 1
+        self._sent.add(time.monotonic())
+
+    def _report_status(self):
+        """Return (level, message, hardware id, values) for /diagnostics."""
+        rate_hz = self.get_parameter('rate_hz').value
+        sent_hz = self._sent.rate(time.monotonic())
+        matched = sum(publisher.get_subscription_count()
+                      for publisher, _ in self._publishers_and_messages)
+        values = {'source': self._source, 'rate Hz': rate_hz, 'rate sent Hz': sent_hz,
+                  'frames published': self._published, 'subscribers': matched}
+        if not self._subscribers_ready:
+            return (Level.OK, f'waiting for {self._min_subscribers} subscriber(s), '
+                    f'{matched} matched', '', values)
+        return Level.OK, f'{sent_hz:.1f} Hz sent of {rate_hz:g} Hz', '', values
 
 
 def main(args=None):

@@ -11,7 +11,9 @@ new model while the current one serves, and swaps it in between two batches.
 A camera's regions are the whole image, its fixed ROI, or the boxes of the detections made on
 the frame (matched to it by stamp first). A frame that cannot be converted, preprocessed or
 classified is rejected with its reason, and a region that cannot be placed on its frame is
-left out with its reason; only close() stops it.
+left out with its reason; only close() stops it. The labels a model answers with change only
+between two batches (a model swap, a class group change), and `on_labels` hears of each
+change before the first frame answered with them.
 """
 
 import threading
@@ -102,15 +104,17 @@ class FramePipeline:
 
     `cameras` names the cameras (whole images), or maps each name to its CameraSetup.
     `convert(message)` returns an RGB array; `deliver(Batch)` publishes, from the inference
-    thread; `on_reject(frame, error)` and `on_error(error)` report what failed. Frame counts,
-    rates and latencies per camera are in `stats`, the model calls in `model_calls`; each
-    camera's ROI can be changed in `rois`.
+    thread, after `on_labels(labels, header)` when the labels changed since the last delivery
+    (header: the first frame answered with them); `on_reject(frame, error)` and
+    `on_error(error)` report what failed. Frame counts, rates and latencies per camera are in
+    `stats`, the model calls in `model_calls`; each camera's ROI can be changed in `rois`.
     """
 
     def __init__(self, classifier, convert: Callable, deliver: Callable,
                  cameras: Union[Iterable[str], Mapping[str, CameraSetup]] = ('',),
                  window_s=2.0, on_reject: Callable = None, on_error: Callable = None,
-                 clock: Callable[[], float] = time.monotonic, match_timeout_s=MATCH_TIMEOUT_S):
+                 on_labels: Callable = None, clock: Callable[[], float] = time.monotonic,
+                 match_timeout_s=MATCH_TIMEOUT_S):
         if not isinstance(cameras, Mapping):
             cameras = dict.fromkeys(cameras, CameraSetup())
         self.stats = {camera: FrameStats(window_s) for camera in cameras}
@@ -123,6 +127,8 @@ class FramePipeline:
         self._convert, self._deliver, self._clock = convert, deliver, clock
         self._on_reject = on_reject or (lambda frame, error: None)
         self._on_error = on_error or (lambda error: None)
+        self._on_labels = on_labels or (lambda labels, header: None)
+        self._delivered_labels = classifier.labels
         self._frames, self._prepared, self._loads = FrameMailbox(), FrameMailbox(), FrameMailbox()
         self._model_lock = threading.Lock()
         self._closed = False
@@ -177,6 +183,11 @@ class FramePipeline:
     def _put(self, frame):
         if self._frames.put(frame, key=frame.camera) is not None:
             self.stats[frame.camera].frame_dropped()
+
+    def set_class_groups(self, groups):
+        """Answer with the groups of `groups` (file, shipped name; None: none) from next batch."""
+        with self._model_lock:
+            self._classifier.set_class_groups(groups)
 
     def switch(self, load: Callable, done: Callable[[LoadResult], None]):
         """
@@ -244,29 +255,32 @@ class FramePipeline:
         """Inference thread: classify the newest prepared frame of every camera, deliver."""
         while (prepared := self._prepared.take()) is not None:
             try:
-                batch = self._classify(prepared)
+                labels, batch = self._classify(prepared)
             # Nor must a backend failing on one batch.
             except Exception as error:
                 for item in prepared:
                     self._reject(item.frame, error)
                 continue
             try:
+                if labels != self._delivered_labels:
+                    self._on_labels(labels, batch.labelled[0].header)
+                    self._delivered_labels = labels
                 self._deliver(batch)
             except Exception as error:  # publishing failed (shutting down): report it
                 self._on_error(error)
 
     def _classify(self, prepared):
-        """Run the serving model on the regions of prepared frames as one batch."""
+        """Run the serving model on the regions of prepared frames as one batch; return labels."""
         with self._model_lock:
             classifier = self._classifier
             inputs = [p.inputs if p.classifier is classifier else classifier.preprocess(p.crops)
                       for p in prepared if p.crops]
-            calls_ms = []
+            calls_ms, rows = [], []
             if inputs:
                 probabilities, calls_ms = self._infer(classifier, np.concatenate(inputs))
-        rows = iter(classifier.predictions(probabilities, self.top_k, self.threshold)
-                    if inputs else [])
-        now = self._clock()
+                rows = classifier.predictions(probabilities, self.top_k, self.threshold)
+            labels = classifier.labels
+        now, rows = self._clock(), iter(rows)
         labelled = []
         for p in prepared:
             stats = self.stats[p.frame.camera]
@@ -276,7 +290,7 @@ class FramePipeline:
             fps = stats.frame_classified(p.frame.received_s, now, sum(calls_ms))
             labelled.append(Labelled(p.frame.camera, p.frame.header, results, fps,
                                      p.frame.detections))
-        return Batch(labelled, calls_ms)
+        return labels, Batch(labelled, calls_ms)
 
     def _infer(self, classifier, batch):
         """Return the probabilities of `batch`, in calls of at most the model's max batch."""

@@ -6,19 +6,41 @@ Time is passed in (seconds on any monotonic clock), so every decision can be rep
 
 import dataclasses
 import math
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Tuple
 
 from jetson_classifier.errors import CatalogError
 
 POLICIES = ('min_fps', 'min_accuracy', 'manual')
 
 
+# The camera rate planned for until one is measured.
+DEFAULT_CAMERA_HZ = 30.0
+
+
 class Rung(NamedTuple):
-    """One model on the ladder: expected fps and top-1 (a fraction, or None) from the profile."""
+    """
+    One model on the ladder: expected fps and top-1 (a fraction, or None) from the profile.
+
+    `fps` is back-to-back; `paced` holds (camera Hz, fps) as the node ran it at that rate.
+    """
 
     name: str
     fps: float
     accuracy: Optional[float]
+    paced: Tuple[Tuple[float, float], ...] = ()
+
+
+def expected_fps(rung, camera_hz=None):
+    """
+    Return the fps to expect of `rung` with a camera at `camera_hz`, and which figure it is.
+
+    The paced figure of the rate nearest `camera_hz` (DEFAULT_CAMERA_HZ while unknown) when
+    the profile has one: a camera-paced node is slower than back-to-back timing says.
+    """
+    if not rung.paced:
+        return rung.fps, 'back-to-back'
+    rate, fps = min(rung.paced, key=lambda p: abs(p[0] - (camera_hz or DEFAULT_CAMERA_HZ)))
+    return fps, f'paced at {rate:g} Hz'
 
 
 class Constraint(NamedTuple):
@@ -77,7 +99,9 @@ def _rung(model):
     if top1 is not None and not (isinstance(top1, (int, float)) and 0 <= top1 <= 1):
         raise CatalogError(
             f'profile model {name!r}: top1 must be a fraction in [0, 1] or null, got {top1!r}')
-    return Rung(name, float(fps), None if top1 is None else float(top1))
+    paced = tuple(sorted((float(entry['rate_hz']), 1000.0 / entry['latency_ms']['p50'])
+                         for entry in model.get('paced', [])))
+    return Rung(name, float(fps), None if top1 is None else float(top1), paced)
 
 
 def rungs_from_profile(profile, ladder=None):
@@ -152,6 +176,23 @@ def choose_rung(rungs, constraint):
                             f'the most accurate has top-1 {_top1(r)}')
 
 
+def plan_rung(rungs, constraint, camera_hz=None, speed_factor=None):
+    """
+    choose_rung on the fps to expect here: paced figures at the camera rate, times speed_factor.
+
+    The reason ends with the figures it planned from in brackets.
+    """
+    if constraint.kind != 'min_fps':
+        return choose_rung(rungs, constraint)
+    basis = expected_fps(rungs[0], camera_hz)[1]
+    rungs = [r._replace(fps=expected_fps(r, camera_hz)[0] * (speed_factor or 1.0))
+             for r in rungs]
+    if speed_factor is not None:
+        basis += f' x {speed_factor:.2f}, the speed measured here'
+    choice = choose_rung(rungs, constraint)
+    return choice._replace(reason=f'{choice.reason} [{basis}]')
+
+
 @dataclasses.dataclass
 class _Departure:
     """A rung left for being too slow: its fps then, the rung below it went to, and when."""
@@ -203,6 +244,7 @@ class SwitchingPolicy:
         self.rungs, self.policy, self.hysteresis = list(rungs), policy, hysteresis
         self.window_s, self.cooldown_s, self.retry_s = window_s, cooldown_s, retry_s
         self.speed_factor = speed_factor
+        self.camera_hz = None  # the camera rate the classifier sees, once measured
         self._index = {r.name: i for i, r in enumerate(self.rungs)}
         self._banned = set()
         self._expected = self._origin = self._last_switch = self._mismatch_since = None
@@ -277,7 +319,7 @@ class SwitchingPolicy:
         """min_fps: step down after window_s below it, up when the better rung would hold it."""
         limit = self.constraint.value
         self._fps = fps
-        self.speed_factor = fps / self.rungs[self._expected].fps
+        self.speed_factor = fps / self._expected_fps(self._expected)[0]
         settled = self._last_switch is None or now - self._last_switch >= self.window_s
         for departure in self._left_slow.values():
             if departure.below == self._expected and departure.below_fps is None and settled:
@@ -335,7 +377,8 @@ class SwitchingPolicy:
             scale = self._fps / departure.below_fps
             return departure.fps * scale, f'{scale:.2f} x {departure.fps:.1f} measured when left'
         factor = self.speed_factor or 0.0
-        return self.rungs[i].fps * factor, f'{factor:.2f} x {self.rungs[i].fps:.1f} expected'
+        expected, basis = self._expected_fps(i)
+        return expected * factor, f'{factor:.2f} x {expected:.1f} expected {basis}'
 
     def _clears_margin(self, i):
         """Whether rung i, at the platform's current speed, would beat the margin."""
@@ -353,13 +396,13 @@ class SwitchingPolicy:
         if not usable:
             self._expected = None
             return None
-        factor = self.speed_factor
-        if factor is not None and self.policy == 'min_fps':
-            usable = [r._replace(fps=r.fps * factor) for r in usable]
-            note = f' (profile fps x {factor:.2f}, the speed measured here){note}'
-        choice = choose_rung(usable, self.constraint)
+        choice = plan_rung(usable, self.constraint, self.camera_hz, self.speed_factor)
         target = self._index[choice.rung.name]
         return self._switch(target, now, None, f'plan {choice.reason}{note}')
+
+    def _expected_fps(self, i):
+        """Return rung i's expected fps at the camera rate, and which figure it is."""
+        return expected_fps(self.rungs[i], self.camera_hz)
 
     def _step(self, origin, target, now, why):
         way = 'up' if target > origin else 'down'

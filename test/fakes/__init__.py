@@ -5,11 +5,14 @@ import types
 
 from . import fake_pycuda, fake_tensorrt
 
+# The TensorRT versions the contract tests run against: JetPack 6's and the newest.
+TENSORRT_VERSIONS = ('10.3.0', '11.1.0')
 
-def install(monkeypatch):
+
+def install(monkeypatch, tensorrt_version='10.3.0', **gpu):
     """Put fresh fakes where ``import tensorrt`` and ``import pycuda.driver`` find them."""
-    fake_pycuda.reset()
-    fake_tensorrt.reset()
+    fake_pycuda.reset(**gpu)
+    fake_tensorrt.reset(tensorrt_version)
     package = types.ModuleType('pycuda')
     package.driver = fake_pycuda
     monkeypatch.setitem(sys.modules, 'pycuda', package)

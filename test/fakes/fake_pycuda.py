@@ -1,13 +1,30 @@
 """
 A faithful stand-in for ``pycuda.driver``: CPU-backed device memory, lazy streams.
 
-What it enforces, as CUDA does: cuInit before anything, a current context on the calling
-thread for allocations, copies and streams (contexts are per thread), page-locked host
-memory for async copies, and stream order: queued work runs only when the stream is
-synchronized, so host memory read before ``synchronize()`` holds stale data.
+What it enforces, as CUDA and pycuda do (pycuda src/cpp/cuda.hpp, the classes context,
+primary_context, context_stack, scoped_context_activation, device_allocation): cuInit
+before anything; a current, live context on the calling thread for allocations, copies and
+streams; context stacks per thread, kept twice as pycuda keeps them (pycuda's own stack, and
+the driver's, which pycuda keeps one deep by popping the old context before each push);
+page-locked host memory for async copies; stream order (queued work runs only when the
+stream is synchronized, so host memory read before ``synchronize()`` holds stale data).
+
+Primary contexts as pycuda treats them: ``Device.retain_primary_context()`` retains without
+pushing; ``Context.detach()`` on a context that is not current pushes it onto the driver's
+stack, then releases it without a pop ("pop is implicit in detach", true of cuCtxDetach, not
+of cuDevicePrimaryCtxRelease), and on a thread other than the retaining one releases nothing.
+The context is destroyed when its last retain is released. Freeing device memory activates
+the allocation's context, which pycuda refuses for another thread's context (a warning, and
+the memory leaks).
+
+Checks of the fake's own, on top of CUDA's: releasing the primary context while a
+TensorRT engine (registered by the fake tensorrt) is still alive raises, since CUDA would
+free the engine's memory under it; ``context_stacks()`` shows every thread's stacks.
 """
 
 import threading
+import warnings
+import weakref
 
 import numpy as np
 
@@ -20,11 +37,15 @@ class LogicError(Error):
     """Programmer error, e.g. no current context."""
 
 
+class RuntimeError(Error):  # noqa: A001 - pycuda's own name
+    """The driver or the hardware refused, e.g. no CUDA-capable device."""
+
+
 class MemoryError(Error):  # noqa: A001 - pycuda's own name
     """Allocation or illegal address."""
 
 
-GPU = {'name': 'Orin (fake)', 'compute_capability': (8, 7)}
+GPU = {'name': 'Orin (fake)', 'compute_capability': (8, 7), 'count': 1}
 
 
 class _State:
@@ -32,48 +53,74 @@ class _State:
 
     def __init__(self):
         self.initialised = False
-        self.threads = threading.local()
+        self.pycuda_stacks = {}
+        self.driver_stacks = {}
         self.allocations = {}
         self.next_address = 0x7F0000000000
-        self.pinned = {}
-        self.streams = {}
+        self.pinned = weakref.WeakValueDictionary()
+        self.streams = weakref.WeakValueDictionary()
         self.next_stream_handle = 0x5000
+        self.primary_retain_calls = 0
         self.primary_retains = 0
+        self.engines = weakref.WeakSet()
         self.synchronize_calls = []
 
 
 _state = _State()
 
 
-def reset(name='Orin (fake)', compute_capability=(8, 7)):
-    """Forget all memory, contexts and streams; choose the GPU the next test sees."""
+def reset(name='Orin (fake)', compute_capability=(8, 7), count=1):
+    """Forget all memory, contexts and streams; choose the GPU(s) the next test sees."""
     global _state
     _state = _State()
-    GPU['name'] = name
-    GPU['compute_capability'] = tuple(compute_capability)
+    GPU.update(name=name, compute_capability=tuple(compute_capability), count=count)
 
 
-def _stack():
-    if not hasattr(_state.threads, 'stack'):
-        _state.threads.stack = []
-    return _state.threads.stack
+def _stacks():
+    """Return the calling thread's (pycuda stack, driver stack)."""
+    thread = threading.get_ident()
+    return (_state.pycuda_stacks.setdefault(thread, []),
+            _state.driver_stacks.setdefault(thread, []))
+
+
+def context_stacks():
+    """Return {thread id: (pycuda stack depth, driver stack depth)} of threads with any."""
+    return {thread: (len(_state.pycuda_stacks.get(thread, ())), len(driver))
+            for thread, driver in _state.driver_stacks.items()
+            if driver or _state.pycuda_stacks.get(thread)}
+
+
+def primary_context_retains():
+    """Return (retain calls so far, retains not yet released)."""
+    return _state.primary_retain_calls, _state.primary_retains
+
+
+def register_engine(engine):
+    """Note a TensorRT engine alive in the primary context (for the fake tensorrt)."""
+    _state.engines.add(engine)
 
 
 def _require_context(call):
     if not _state.initialised:
         raise LogicError(f'{call} failed: not initialized (call pycuda.driver.init() first)')
-    if not _stack():
+    driver = _stacks()[1]
+    if not driver:
         raise LogicError(f'{call} failed: invalid device context (no context is current '
                          'on this thread)')
+    if _state.primary_retains == 0:
+        raise LogicError(f'{call} failed: context is destroyed (the current context was '
+                         'released)')
 
 
 def has_current_context():
     """Whether the calling thread has a context pushed (for the fake TensorRT)."""
-    return bool(_stack())
+    return bool(_stacks()[1])
 
 
 def init(flags=0):
-    """cuInit."""
+    """cuInit: fails as on a machine without a GPU when the fake has none."""
+    if not GPU['count']:
+        raise RuntimeError('cuInit failed: no CUDA-capable device is detected')
     _state.initialised = True
 
 
@@ -83,7 +130,7 @@ class Device:
     def __init__(self, number):
         if not _state.initialised:
             raise LogicError('cuDeviceGet failed: not initialized')
-        if number != 0:
+        if not 0 <= number < GPU['count']:
             raise LogicError(f'cuDeviceGet failed: invalid device ordinal {number}')
         self.number = number
 
@@ -91,7 +138,7 @@ class Device:
     def count():
         if not _state.initialised:
             raise LogicError('cuDeviceGetCount failed: not initialized')
-        return 1
+        return GPU['count']
 
     def name(self):
         return GPU['name']
@@ -100,24 +147,57 @@ class Device:
         return GPU['compute_capability']
 
     def retain_primary_context(self):
+        """cuDevicePrimaryCtxRetain: one more retain, nothing pushed."""
+        _state.primary_retain_calls += 1
         _state.primary_retains += 1
         return Context()
 
 
 class Context:
-    """The primary context: push/pop per thread, detach releases the retain."""
+    """The primary context as pycuda wraps it: push/pop per thread, detach releases."""
+
+    def __init__(self):
+        self.valid = True
+        self.thread = threading.get_ident()
 
     def push(self):
-        _stack().append(self)
+        """Push as pycuda's context_push does: pop the driver's current context first."""
+        if not self.valid or _state.primary_retains == 0:
+            raise LogicError('cuCtxPushCurrent failed: invalid device context')
+        pycuda, driver = _stacks()
+        if pycuda:
+            driver.pop()
+        driver.append(self)
+        pycuda.append(self)
 
     @staticmethod
     def pop():
-        if not _stack():
-            raise LogicError('cuCtxPopCurrent failed: context stack is empty')
-        _stack().pop()
+        """Pop as pycuda's context::pop does: both stacks; the next pycuda context is current."""
+        pycuda, driver = _stacks()
+        if not pycuda:
+            raise LogicError('context::pop failed: cannot pop non-current context')
+        driver.pop()
+        pycuda.pop()
+        if pycuda:
+            driver.append(pycuda[-1])
 
     def detach(self):
-        _state.primary_retains -= 1
+        """Detach as pycuda detaches a primary context (see the module docstring)."""
+        if not self.valid:
+            raise LogicError('context::detach failed: cannot detach from invalid context')
+        alive = len(_state.engines)
+        if alive:
+            raise LogicError(f'fake check: the primary context is released while {alive} '
+                             'TensorRT engine(s) still use it')
+        pycuda, driver = _stacks()
+        current = bool(pycuda) and pycuda[-1] is self
+        if current or self.thread == threading.get_ident():
+            if not current:
+                driver.append(self)  # cuCtxPushCurrent, and the release does not pop it
+            _state.primary_retains -= 1
+        self.valid = False
+        while pycuda and not pycuda[-1].valid:
+            pycuda.pop()
 
     @staticmethod
     def synchronize():
@@ -132,6 +212,7 @@ class DeviceAllocation:
     def __init__(self, address, nbytes):
         self.address = address
         self.nbytes = nbytes
+        self._context = _stacks()[0][-1]
 
     def __int__(self):
         return self.address
@@ -139,6 +220,14 @@ class DeviceAllocation:
     __index__ = __int__
 
     def free(self):
+        """Free in the allocation's context, as pycuda: another thread's cannot be pushed."""
+        pycuda = _stacks()[0]
+        activated = bool(pycuda) and pycuda[-1] is self._context
+        if (self._context.valid and not activated
+                and self._context.thread != threading.get_ident()):
+            warnings.warn('device_allocation in out-of-thread context could not be cleaned up',
+                          UserWarning)
+            return
         _state.allocations.pop(self.address, None)
 
 
@@ -176,7 +265,7 @@ def pagelocked_empty(shape, dtype, order='C', mem_flags=0):
 
 def _check_pinned(array, call):
     start = array.ctypes.data
-    for base, pinned in _state.pinned.items():
+    for base, pinned in list(_state.pinned.items()):
         if base <= start and start + array.nbytes <= base + pinned.nbytes:
             return
     raise LogicError(f'{call} failed: host memory is not page-locked (use pagelocked_empty)')
@@ -203,18 +292,22 @@ class Stream:
         self.handle = _state.next_stream_handle
         _state.next_stream_handle += 1
         self._queue = []
+        self._lock = threading.Lock()
         _state.streams[self.handle] = self
 
     def enqueue(self, work):
-        self._queue.append(work)
+        with self._lock:
+            self._queue.append(work)
 
     def is_done(self):
         return not self._queue
 
     def synchronize(self):
         _state.synchronize_calls.append(self.handle)
-        while self._queue:
-            self._queue.pop(0)()
+        with self._lock:
+            work, self._queue = self._queue, []
+        for item in work:
+            item()
 
 
 def stream_by_handle(handle):

@@ -1,21 +1,34 @@
 """
-A faithful stand-in for the TensorRT 10 Python API that really runs the ONNX model.
+A faithful stand-in for the TensorRT 10 and 11 Python APIs that really runs the ONNX model.
 
 The parser reads the real ONNX file, the "engine" is a header plus the ONNX bytes, and
 ``execute_async_v3`` queues an ONNX Runtime (CPU) run on the fake CUDA stream that reads
 its inputs from, and writes its outputs to, the device buffers whose addresses were set.
+FP16 and INT8 engines compute what ONNX Runtime computes for their ONNX file, in FP32 with
+FP16 weights or by QDQ emulation: tests may compare top-1, never expect TensorRT's numbers.
+
 Protocol mistakes fail as TensorRT fails: execute returns False and logs an error when an
 I/O address or a dynamic input shape is missing, deserialize returns None for corrupt,
 other-version or other-GPU plans, a dynamic network without an optimization profile does
-not build. Everything a test may want to check is appended to ``RECORD``.
+not build. The ONNX parser refuses the Q/DQ nodes onnx-tensorrt's importer refuses (see
+_check_quantize_node) and the builder the ones TensorRT's network validation refuses.
+
+``reset(version)`` chooses the API surface: 10.x (Python bindings of release/10.3,
+python/src/infer/pyCore.cpp and pyInt8.cpp) has BuilderFlag.FP16/INT8, EXPLICIT_BATCH
+and the INT8 calibrators, and builds weakly typed networks; 11.x (main, 11.1) has none of
+them (pyInt8.cpp is gone; weak typing was deprecated in 10.12 and removed in 11.0) and
+builds every network strongly typed: the precision is the ONNX file's types and Q/DQ.
+Everything a test may want to check is appended to ``RECORD``.
 """
 
 import enum
 import json
 import struct
+import warnings
 
 import numpy as np
 import onnx
+from onnx import numpy_helper
 import onnxruntime
 
 from . import fake_pycuda
@@ -41,27 +54,44 @@ class _Record:
 
 
 RECORD = _Record()
+_surface = {}  # the names reset() puts in this module for its version
+
+
+def _major():
+    return int(__version__.split('.')[0])
 
 
 def reset(version='10.3.0'):
-    """Forget all records; choose the TensorRT version the next test sees."""
-    global RECORD, __version__
+    """Forget all records; choose the TensorRT version (and its API surface) tests see."""
+    global RECORD, __version__, _surface
     RECORD = _Record()
     __version__ = version
+    _surface = _SURFACES[11 if _major() >= 11 else 10]
+    for name in set().union(*_SURFACES.values()):
+        globals().pop(name, None)
+    globals().update(_surface)
 
 
-class NetworkDefinitionCreationFlag(enum.IntEnum):
-    EXPLICIT_BATCH = 0
-    STRONGLY_TYPED = 1
+class _Bound:
+    """pybind11 objects refuse attributes their class does not bind (no py::dynamic_attr)."""
+
+    def __setattr__(self, name, value):
+        if not name.startswith('_') and not isinstance(getattr(type(self), name, None),
+                                                       property):
+            raise AttributeError(f"'tensorrt.{type(self).__name__}' object has no attribute "
+                                 f"'{name}'")
+        object.__setattr__(self, name, value)
 
 
-class BuilderFlag(enum.IntEnum):
-    FP16 = 0
-    INT8 = 1
-    DEBUG = 2
-    GPU_FALLBACK = 3
-    REFIT = 5
-    TF32 = 7
+_NetworkFlags10 = enum.IntEnum('NetworkDefinitionCreationFlag',
+                               {'EXPLICIT_BATCH': 0, 'STRONGLY_TYPED': 1})
+# 11: STRONGLY_TYPED is kept, "Deprecated: always enabled" (pyCore.cpp on main).
+_NetworkFlags11 = enum.IntEnum('NetworkDefinitionCreationFlag', {
+    'STRONGLY_TYPED': 1, 'PREFER_AOT_PYTHON_PLUGINS': 2, 'PREFER_JIT_PYTHON_PLUGINS': 3})
+_COMMON_FLAGS = {'DEBUG': 2, 'GPU_FALLBACK': 3, 'REFIT': 5, 'TF32': 7}
+_BuilderFlag10 = enum.IntEnum('BuilderFlag', {'FP16': 0, 'INT8': 1, 'BF16': 20,
+                                              **_COMMON_FLAGS})
+_BuilderFlag11 = enum.IntEnum('BuilderFlag', _COMMON_FLAGS)
 
 
 class MemoryPoolType(enum.IntEnum):
@@ -196,12 +226,96 @@ class IHostMemory(bytes):
         return len(self)
 
 
+class _ParseFailure(Exception):
+    """One node onnx-tensorrt refuses: what ParserError reports."""
+
+    def __init__(self, index, node, code, description):
+        super().__init__(description)
+        self.index, self.node, self.code = index, node, code
+
+
+# onnx-tensorrt, onnxOpImporters.cpp, QuantDequantLinearHelper (identical in the 10.0 and 10.6
+# sources, so in 10.3): each check below quotes the importer's message.
+_SYMMETRIC_ONLY = ('TensorRT only supports symmetric quantization. The zero point for the '
+                   'QuantizeLinear/DequantizeLinear operator must be all zeros.')
+# onnx 1.14 (the JetPack 6 floor) has no INT4 yet, nor can its models hold one.
+_QUANTIZED_TYPES = tuple(getattr(onnx.TensorProto, name)
+                         for name in ('INT8', 'FLOAT8E4M3FN', 'INT4')
+                         if hasattr(onnx.TensorProto, name))
+
+
+def _check_quantize_node(index, node, types, constants):
+    """Raise _ParseFailure where onnx-tensorrt's importer refuses this Q/DQ node."""
+    def fail(code, description):
+        raise _ParseFailure(index, node, code, description)
+
+    def elem_type(name):
+        return types.get(name, (None, None))[0]
+
+    # checkNotInvalidType(inputs.at(0), {"UINT8"}), and for Q the zero point (input 2) too.
+    checked = node.input[:1] if node.op_type == 'DequantizeLinear' else node.input[:3:2]
+    if any(name and elem_type(name) == onnx.TensorProto.UINT8 for name in checked):
+        fail('UNSUPPORTED_NODE', 'Found unsupported input type of UINT8')
+    if len(node.input) < 2:
+        fail('INVALID_NODE', 'This version of TensorRT requires at least 2 inputs for the '
+             'QuantizeLinear/DequantizeLinear operator.')
+    scale = constants.get(node.input[1])
+    if scale is not None and not scale.size:
+        fail('INVALID_NODE', 'Cannot have scale with no coefficients.')
+    if scale is not None and not (scale > 0).all():
+        fail('INVALID_NODE', 'Assertion failed: scaleAllPositive: Scale coefficients must '
+             'all be positive')
+    zero_point = constants.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    if zero_point is not None and zero_point.dtype.kind in 'iu':
+        if zero_point.any():
+            fail('INVALID_NODE', f'Assertion failed: shiftIsAllZeros(zeroPoint): '
+                 f'{_SYMMETRIC_ONLY}')
+        if scale is not None and zero_point.size != scale.size:
+            fail('INVALID_NODE', f'The scale and zero point must have the same volume. Size of '
+                 f'zero point = {zero_point.size}, size of the scale = {scale.size}.')
+    dims = types.get(node.input[0], (None, None))[1]
+    if scale is not None and scale.size != 1 and scale.ndim == 1 and dims:
+        axis = next((a.i for a in node.attribute if a.name == 'axis'), len(dims))
+        axis = 0 if axis == len(dims) else axis % len(dims)
+        if dims[axis] not in (-1, scale.size):
+            fail('INVALID_NODE', f'The number of scales is not equal to the number of output '
+                 f'channels. Number of output channels = {dims[axis]}, number of scales = '
+                 f'{scale.size}.')
+
+
+def _types(model):
+    """Return {tensor name: (ONNX element type, dims or None)} after shape inference."""
+    inferred = onnx.shape_inference.infer_shapes(model).graph
+    types = {}
+    for value in (*inferred.input, *inferred.value_info, *inferred.output):
+        tensor = value.type.tensor_type
+        dims = (tuple(d.dim_value if d.HasField('dim_value') else -1 for d in tensor.shape.dim)
+                if tensor.HasField('shape') else None)
+        types[value.name] = (tensor.elem_type, dims)
+    for tensor in model.graph.initializer:
+        types[tensor.name] = (tensor.data_type, tuple(tensor.dims))
+    return types
+
+
+def _constant_values(graph):
+    constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    for node in graph.node:
+        if node.op_type == 'Constant' and node.attribute[0].name == 'value':
+            constants[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+    return constants
+
+
 class _Graph:
-    """What the fake keeps of an ONNX model."""
+    """What the fake keeps of an ONNX model, once the importer's checks pass."""
 
     def __init__(self, onnx_bytes):
         model = onnx.load_model_from_string(onnx_bytes)
         onnx.checker.check_model(model)
+        types = _types(model)
+        constants = _constant_values(model.graph)
+        for index, node in enumerate(model.graph.node):
+            if node.op_type in ('QuantizeLinear', 'DequantizeLinear'):
+                _check_quantize_node(index, node, types, constants)
         initializers = {t.name for t in model.graph.initializer}
         self.onnx_bytes = onnx_bytes
         self.inputs = [_value_info(v) for v in model.graph.input if v.name not in initializers]
@@ -209,6 +323,15 @@ class _Graph:
         self.layers = [ILayer(node.name or f'{node.op_type}_{i}',
                               _LAYER_TYPES.get(node.op_type, LayerType.UNARY))
                        for i, node in enumerate(model.graph.node)]
+        self.dequantized_types = {layer.name: types.get(node.input[0], (None,))[0]
+                                  for layer, node in zip(self.layers, model.graph.node)
+                                  if node.op_type == 'DequantizeLinear'}
+        self.has_fp16 = any(t == onnx.TensorProto.FLOAT16 for t, _ in types.values())
+
+    @property
+    def quantized(self):
+        return any(layer.type in (LayerType.QUANTIZE, LayerType.DEQUANTIZE)
+                   for layer in self.layers)
 
 
 def _value_info(value):
@@ -221,6 +344,8 @@ def _session(onnx_bytes):
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
+    # Exact int8 products on x86 CPUs without VNNI, as TensorRT's int8 kernels compute them.
+    options.add_session_config_entry('session.x64quantprecision', '1')
     return onnxruntime.InferenceSession(
         onnx_bytes, options, providers=['CPUExecutionProvider'])
 
@@ -243,11 +368,15 @@ class ILayer:
 
 
 class INetworkDefinition:
-    """The network the ONNX parser fills."""
+    """The network the ONNX parser fills; strongly typed always on 11, by flag on 10."""
 
     def __init__(self, flags):
         self.flags = flags
         self.graph = None
+
+    @property
+    def strongly_typed(self):
+        return _major() >= 11 or bool(self.flags & (1 << 1))
 
     @property
     def num_inputs(self):
@@ -272,16 +401,29 @@ class INetworkDefinition:
 
 
 class ParserError:
-    """One ONNX parser error."""
+    """One ONNX parser error; str() as onnx-tensorrt's parserErrorStr (pyOnnx.cpp) writes it."""
 
-    def __init__(self, description):
+    def __init__(self, description, code='INVALID_GRAPH', node=-1, node_name='',
+                 node_operator='', func='parseGraph'):
         self._description = description
+        self._code, self._node, self._func = code, node, func
+        self._node_name, self._node_operator = node_name, node_operator
 
     def desc(self):
         return self._description
 
+    def node(self):
+        return self._node
+
+    def node_name(self):
+        return self._node_name
+
+    def node_operator(self):
+        return self._node_operator
+
     def __str__(self):
-        return f'In node -1 (parseGraph): INVALID_GRAPH: {self._description}'
+        return (f'In node {self._node} with name: {self._node_name} and operator: '
+                f'{self._node_operator} ({self._func}): {self._code}: {self._description}')
 
 
 class OnnxParser:
@@ -295,6 +437,11 @@ class OnnxParser:
     def parse(self, model, path=None):
         try:
             self.network.graph = _Graph(bytes(model))
+        except _ParseFailure as failure:
+            node = failure.node
+            self._errors.append(ParserError(str(failure), failure.code, failure.index,
+                                            node.name, node.op_type, 'parseNode'))
+            return False
         except Exception as err:  # noqa: B902 - the real parser reports any failure
             self._errors.append(ParserError(f'Failed to parse ONNX model: {err}'))
             return False
@@ -352,48 +499,39 @@ def _device_origin():
     return [__version__, fake_pycuda.GPU['name'], list(fake_pycuda.GPU['compute_capability'])]
 
 
-class IBuilderConfig:
-    """Builder flags, memory pools, calibrator, profiles and timing cache."""
+class IBuilderConfig(_Bound):
+    """Builder flags, memory pools, profiles and timing cache (both versions)."""
 
     def __init__(self, logger):
         self._logger = logger
-        self.flags = set()
-        self.memory_pools = {}
-        self.int8_calibrator = None
-        self.calibration_profile = None
-        self.profiles = []
-        self.timing_cache = None
-        self.timing_cache_ignore_mismatch = None
+        self._flags = set()
+        self._memory_pools = {}
+        self._calibrator = None
+        self._profiles = []
+        self._timing_cache = None
 
     def set_flag(self, flag):
-        self.flags.add(BuilderFlag(flag))
+        self._flags.add(_surface['BuilderFlag'](flag))
 
     def clear_flag(self, flag):
-        self.flags.discard(BuilderFlag(flag))
+        self._flags.discard(_surface['BuilderFlag'](flag))
 
     def get_flag(self, flag):
-        return BuilderFlag(flag) in self.flags
+        return _surface['BuilderFlag'](flag) in self._flags
 
     def set_memory_pool_limit(self, pool, pool_size):
-        self.memory_pools[MemoryPoolType(pool)] = int(pool_size)
+        self._memory_pools[MemoryPoolType(pool)] = int(pool_size)
 
     def get_memory_pool_limit(self, pool):
-        return self.memory_pools.get(MemoryPoolType(pool), 8 << 30)
-
-    def set_calibration_profile(self, profile):
-        self.calibration_profile = profile
-        return True
-
-    def get_calibration_profile(self):
-        return self.calibration_profile
+        return self._memory_pools.get(MemoryPoolType(pool), 8 << 30)
 
     def add_optimization_profile(self, profile):
-        self.profiles.append(profile)
-        return len(self.profiles) - 1
+        self._profiles.append(profile)
+        return len(self._profiles) - 1
 
     @property
     def num_optimization_profiles(self):
-        return len(self.profiles)
+        return len(self._profiles)
 
     def create_timing_cache(self, serialized_timing_cache):
         data = bytes(serialized_timing_cache)
@@ -411,71 +549,119 @@ class IBuilderConfig:
             _emit(self._logger, Severity.WARNING, 'Timing cache was created on another '
                   'device or TensorRT version; it will not be used')
             return False
-        self.timing_cache = cache
-        self.timing_cache_ignore_mismatch = ignore_mismatch
+        self._timing_cache = cache
         return True
 
     def get_timing_cache(self):
-        return self.timing_cache
+        return self._timing_cache
+
+
+def _deprecated_since_10_1():
+    # python/src/utils.cpp issueDeprecationWarning, as pyCore.cpp's deprecateMember calls it.
+    warnings.warn('Use Deprecated in TensorRT 10.1. Superseded by explicit quantization. '
+                  'instead.', DeprecationWarning, stacklevel=3)
+
+
+class _BuilderConfig10(IBuilderConfig):
+    """10.x adds the INT8 calibrator and its profile (deprecated since 10.1)."""
+
+    def __init__(self, logger):
+        super().__init__(logger)
+        self._calibration_profile = None
+
+    @property
+    def int8_calibrator(self):
+        _deprecated_since_10_1()
+        return self._calibrator
+
+    @int8_calibrator.setter
+    def int8_calibrator(self, calibrator):
+        _deprecated_since_10_1()
+        self._calibrator = calibrator
+
+    def set_calibration_profile(self, profile):
+        _deprecated_since_10_1()
+        self._calibration_profile = profile
+        return True
+
+    def get_calibration_profile(self):
+        _deprecated_since_10_1()
+        return self._calibration_profile
 
 
 class Builder:
     """Builds serialized engines; counts how often it is created."""
 
+    _config_type = IBuilderConfig
+
     def __init__(self, logger):
         self.logger = _check_logger(logger)
         RECORD.builders_created += 1
 
-    @property
-    def platform_has_fast_fp16(self):
-        return True
-
     def create_network(self, flags=0):
         flags = int(flags)
-        if flags & (1 << NetworkDefinitionCreationFlag.EXPLICIT_BATCH):
+        if _major() < 11 and flags & (1 << _NetworkFlags10.EXPLICIT_BATCH):
             _emit(self.logger, Severity.WARNING, 'kEXPLICIT_BATCH is deprecated and has no '
                   'effect: networks are always explicit batch in TensorRT 10')
         RECORD.networks.append(flags)
         return INetworkDefinition(flags)
 
     def create_builder_config(self):
-        return IBuilderConfig(self.logger)
+        return self._config_type(self.logger)
 
     def create_optimization_profile(self):
         return IOptimizationProfile()
 
     def build_serialized_network(self, network, config):
+        graph = network.graph
         record = {
-            'network_flags': network.flags, 'flags': set(config.flags),
-            'memory_pools': dict(config.memory_pools), 'calibrator': config.int8_calibrator,
-            'calibration_batches': 0, 'calibration_cache_used': False,
-            'profiles': [dict(p.shapes) for p in config.profiles],
-            'timing_cache_set': config.timing_cache is not None,
-            'timing_cache_hits': 0, 'explicit_quantization': False,
+            'network_flags': network.flags, 'strongly_typed': network.strongly_typed,
+            'flags': set(config._flags), 'memory_pools': dict(config._memory_pools),
+            'calibrator': config._calibrator, 'calibration_batches': 0,
+            'calibration_cache_used': False,
+            'profiles': [dict(p.shapes) for p in config._profiles],
+            'timing_cache_set': config._timing_cache is not None, 'timing_cache_hits': 0,
+            'explicit_quantization': bool(graph and graph.quantized), 'precision': None,
         }
         RECORD.builds.append(record)
-        graph = network.graph
         if graph is None or not graph.inputs:
             return self._fail('Network must have at least one input')
         profile = self._profile_for(graph, config)
         if profile is False:
             return None
-        quantized = any(layer.type in (LayerType.QUANTIZE, LayerType.DEQUANTIZE)
-                        for layer in graph.layers)
-        record['explicit_quantization'] = quantized
-        if quantized and BuilderFlag.INT8 not in config.flags:
-            return self._fail('Network has Q/DQ layers: BuilderFlag.INT8 must be set to build '
-                              'an explicitly quantized network')
-        if BuilderFlag.INT8 in config.flags and not self._calibrate(
-                graph, config, profile, quantized, record):
+        for layer, onnx_type in graph.dequantized_types.items():
+            # NvInfer.h (10.3), IDequantizeLayer: "The input type ... must be constrained to
+            # DataType::kINT8, DataType::kFP8 or DataType::kINT4". The importer passes an int32
+            # DequantizeLinear through; the network's validation refuses it (message ours).
+            if onnx_type not in _QUANTIZED_TYPES:
+                name = onnx.TensorProto.DataType.Name(onnx_type) if onnx_type else 'unknown'
+                return self._fail(f'Error Code 4: API Usage Error ({layer}: IDequantizeLayer '
+                                  f'input of type {name}; only INT8, FP8 and INT4 can be '
+                                  'dequantized)')
+        if not self._set_precision(graph, config, profile, record):
             return None
-        if config.timing_cache is not None:
+        if config._timing_cache is not None:
             for layer in graph.layers:
-                key = f'{layer.name}|{sorted(int(f) for f in config.flags)}'
-                if key in config.timing_cache.entries:
+                key = f'{layer.name}|{sorted(int(f) for f in config._flags)}'
+                if key in config._timing_cache.entries:
                     record['timing_cache_hits'] += 1
-                config.timing_cache.entries[key] = 0.01
-        return IHostMemory(_serialize_engine(graph, profile, config.flags))
+                config._timing_cache.entries[key] = 0.01
+        return IHostMemory(_serialize_engine(graph, profile, config._flags, record['precision']))
+
+    def _set_precision(self, graph, config, profile, record):
+        """Strongly typed: the graph's types; weakly typed (10): the flags, INT8 calibrated."""
+        if record['strongly_typed']:
+            record['precision'] = ('int8' if graph.quantized else
+                                   'fp16' if graph.has_fp16 else 'fp32')
+            return True
+        flags, flag = config._flags, _surface['BuilderFlag']
+        if graph.quantized and flag.INT8 not in flags:
+            self._fail('Network has Q/DQ layers: BuilderFlag.INT8 must be set to build an '
+                       'explicitly quantized network')
+            return False
+        record['precision'] = ('int8' if flag.INT8 in flags else
+                               'fp16' if flag.FP16 in flags else 'fp32')
+        return flag.INT8 not in flags or self._calibrate(graph, config, profile, record)
 
     def _fail(self, message):
         _emit(self.logger, Severity.ERROR, message)
@@ -485,11 +671,11 @@ class Builder:
         dynamic = [t for t in graph.inputs if -1 in t.shape]
         if not dynamic:
             return {}
-        if not config.profiles:
+        if not config._profiles:
             self._fail('Error Code 4: API Usage Error (Network has dynamic or shape inputs, '
                        'but no optimization profile has been defined.)')
             return False
-        profile = config.profiles[0].shapes
+        profile = config._profiles[0].shapes
         for tensor in dynamic:
             if tensor.name not in profile:
                 self._fail(f'Error Code 4: API Usage Error (Optimization profile is missing '
@@ -505,9 +691,9 @@ class Builder:
                 return False
         return {name: [list(s) for s in shapes] for name, shapes in profile.items()}
 
-    def _calibrate(self, graph, config, profile, quantized, record):
-        calibrator = config.int8_calibrator
-        if quantized:
+    def _calibrate(self, graph, config, profile, record):
+        calibrator = config._calibrator
+        if graph.quantized:
             if calibrator is not None:
                 _emit(self.logger, Severity.WARNING, "Calibrator won't be used in explicit "
                       'quantization mode. Please insert Quantize/Dequantize layers to '
@@ -524,11 +710,11 @@ class Builder:
             record['calibration_cache_used'] = True
             return True
         names = [t.name for t in graph.inputs]
-        if profile and config.calibration_profile is None:
+        if profile and config._calibration_profile is None:
             self._fail('Error Code 4: API Usage Error (Calibration profile must be set with '
                        'set_calibration_profile for a network with dynamic input shapes)')
             return False
-        shapes = [Dims(config.calibration_profile.shapes[t.name][1]) if t.name in profile
+        shapes = [Dims(config._calibration_profile.shapes[t.name][1]) if t.name in profile
                   else t.shape for t in graph.inputs]
         record['calibration_batch_size'] = calibrator.get_batch_size()
         session = _session(graph.onnx_bytes)
@@ -558,7 +744,17 @@ class Builder:
         return True
 
 
-def _serialize_engine(graph, profile, flags):
+class _Builder10(Builder):
+    """10.x: weakly typed builds, calibrators, platform queries (gone in 11)."""
+
+    _config_type = _BuilderConfig10
+
+    @property
+    def platform_has_fast_fp16(self):
+        return True
+
+
+def _serialize_engine(graph, profile, flags, precision):
     session = _session(graph.onnx_bytes)
     feeds = {}
     for tensor in graph.inputs:
@@ -575,7 +771,7 @@ def _serialize_engine(graph, profile, flags):
     header = json.dumps({
         'tensorrt_version': __version__,
         'compute_capability': list(fake_pycuda.GPU['compute_capability']),
-        'flags': sorted(int(f) for f in flags),
+        'flags': sorted(int(f) for f in flags), 'precision': precision,
         'inputs': [{'name': t.name, 'shape': list(t.shape), 'dtype': int(t.dtype)}
                    for t in graph.inputs],
         'outputs': outputs,
@@ -584,25 +780,36 @@ def _serialize_engine(graph, profile, flags):
     return _MAGIC + struct.pack('<I', len(header)) + header + graph.onnx_bytes
 
 
-class CalibrationAlgoType(enum.IntEnum):
+class _CalibrationAlgoType(enum.IntEnum):
     LEGACY_CALIBRATION = 0
     ENTROPY_CALIBRATION = 1
     ENTROPY_CALIBRATION_2 = 2
     MINMAX_CALIBRATION = 3
 
 
-class IInt8Calibrator:
+class _IInt8Calibrator:
     """Base of calibrators; subclasses must call the base __init__ (pybind11 insists)."""
 
     def __init__(self):
         self._base_initialised = True
 
 
-class IInt8EntropyCalibrator2(IInt8Calibrator):
+class _IInt8EntropyCalibrator2(_IInt8Calibrator):
     """The entropy calibrator base the application subclasses."""
 
     def get_algorithm(self):
-        return CalibrationAlgoType.ENTROPY_CALIBRATION_2
+        return _CalibrationAlgoType.ENTROPY_CALIBRATION_2
+
+
+_SURFACES = {
+    10: {'BuilderFlag': _BuilderFlag10, 'NetworkDefinitionCreationFlag': _NetworkFlags10,
+         'Builder': _Builder10, 'IInt8Calibrator': _IInt8Calibrator,
+         'IInt8EntropyCalibrator2': _IInt8EntropyCalibrator2,
+         'CalibrationAlgoType': _CalibrationAlgoType},
+    11: {'BuilderFlag': _BuilderFlag11, 'NetworkDefinitionCreationFlag': _NetworkFlags11,
+         'Builder': Builder},
+}
+reset()
 
 
 class Runtime:
@@ -654,8 +861,10 @@ class ICudaEngine:
                 self._tensors[tensor['name']] = (mode, Dims(tensor['shape']),
                                                  DataType(tensor['dtype']))
         self._profile = header['profile']
-        self.flags = {BuilderFlag(f) for f in header['flags']}
+        self.flags = {_surface['BuilderFlag'](f) for f in header['flags']}
+        self.precision = header['precision']
         self.session = _session(onnx_bytes)
+        fake_pycuda.register_engine(self)
 
     @property
     def num_io_tensors(self):

@@ -1,6 +1,7 @@
 """Inference backends behind one interface, chosen by name."""
 
 import logging
+from pathlib import Path
 
 from jetson_classifier.errors import BackendUnavailableError
 from jetson_classifier.inference.backends.base import Backend
@@ -16,13 +17,16 @@ def create_backend(kind, model_path, **options):
     """
     Load `model_path` with backend `kind` (auto|tensorrt|onnxruntime).
 
-    auto is TensorRT where tensorrt and pycuda import and a GPU answers, else ONNX Runtime.
+    auto is TensorRT where tensorrt and pycuda import, a GPU answers and TensorRT can build
+    the model, else ONNX Runtime: a fallback logged at WARNING with the reason, which the
+    backend keeps in `fallback_reason`. tensorrt raises BackendUnavailableError instead.
 
     Options a backend does not use are ignored, so one set of node parameters serves all.
     """
     if kind not in BACKEND_NAMES:
         raise BackendUnavailableError(
             f'unknown backend {kind!r}: expected one of {", ".join(BACKEND_NAMES)}')
+    fallback_reason = None
     if kind in ('auto', 'tensorrt'):
         from jetson_classifier.inference.backends.tensorrt_backend import TensorRTBackend
         try:
@@ -31,11 +35,15 @@ def create_backend(kind, model_path, **options):
         except BackendUnavailableError as error:
             if kind == 'tensorrt':
                 raise
-            _log.info('TensorRT is not usable here (%s); using ONNX Runtime', error)
+            fallback_reason = str(error)
+            _log.warning('%s runs on ONNX Runtime, not TensorRT: %s', Path(model_path).name,
+                         fallback_reason)
     from jetson_classifier.inference.backends.onnxruntime_backend import OnnxRuntimeBackend
-    return OnnxRuntimeBackend(model_path, threads=options.get('threads'),
-                              precision=options.get('precision'),
-                              cache_dir=options.get('cache_dir'))
+    backend = OnnxRuntimeBackend(model_path, threads=options.get('threads'),
+                                 precision=options.get('precision'),
+                                 cache_dir=options.get('cache_dir'))
+    backend.fallback_reason = fallback_reason
+    return backend
 
 
 __all__ = ['Backend', 'BACKEND_NAMES', 'create_backend']

@@ -15,6 +15,8 @@ class Backend(abc.ABC):
     """
 
     name = 'base'
+    # Why backend auto runs this one and not TensorRT; None when TensorRT was not asked for.
+    fallback_reason = None
 
     @property
     @abc.abstractmethod

@@ -58,7 +58,7 @@ class EngineKey:
 
 
 class EngineCache:
-    """A directory of engines, timing caches and INT8 calibration tables."""
+    """A directory of engines, timing caches, INT8 calibration tables and FP16 models."""
 
     def __init__(self, cache_dir=None):
         self.directory = pathlib.Path(cache_dir) if cache_dir else default_cache_dir()
@@ -85,6 +85,10 @@ class EngineCache:
         major, minor = compute_capability
         return self.directory / (
             f'timing-trt{_slug(tensorrt_version)}-{_slug(gpu_name)}-sm{major}{minor}.cache')
+
+    def fp16_model_path(self, model_stem, onnx_sha256):
+        """Return where the FP16 copy of a model goes: strongly typed TensorRT builds from it."""
+        return self.directory / f'{_slug(model_stem)}-{onnx_sha256[:16]}-fp16.onnx'
 
     def calibration_path(self, model_stem, onnx_sha256, input_shape):
         """INT8 calibration table for one model and input shape."""

@@ -1,5 +1,5 @@
 """
-INT8 calibration of FP32 models: an entropy calibrator fed from a folder of images.
+INT8 calibration of FP32 models on TensorRT 10: an entropy calibrator fed from images.
 
 Images go through the model's own preprocessing, so calibration sees what inference
 sees. The calibration table TensorRT writes is cached; with a table present no image
@@ -12,7 +12,7 @@ import pathlib
 import numpy as np
 
 from jetson_classifier.atomic_file import write_atomically
-from jetson_classifier.errors import BackendUnavailableError, ImageError, ModelLoadError
+from jetson_classifier.errors import ImageError, ModelLoadError
 from jetson_classifier.inference.backends.engine_cache import EngineCache
 from jetson_classifier.inference.image_files import find_images, IMAGE_SUFFIXES, read_rgb
 from jetson_classifier.inference.model_info import read_model_info
@@ -64,12 +64,9 @@ def make_entropy_calibrator(trt, device, model_path, image_folder, input_shape, 
     Make a trt.IInt8EntropyCalibrator2 over ``image_folder``, caching its table at table_path.
 
     ``input_shape`` is the calibration batch shape (N, C, H, W); ``device`` a CudaDevice.
+    TensorRT 10 only: 11 has no calibrators.
     """
-    base = getattr(trt, 'IInt8EntropyCalibrator2', None)
-    if base is None:
-        raise BackendUnavailableError(
-            f'TensorRT {trt.__version__} has no INT8 calibrator (implicit quantization was '
-            f'removed); use a QDQ-quantized model instead of {model_path}')
+    base = trt.IInt8EntropyCalibrator2
     files = list_images(image_folder) if image_folder is not None else None
     prepare = model_preprocessor(model_path) if files is not None else None
     if files is None and not pathlib.Path(table_path).exists():

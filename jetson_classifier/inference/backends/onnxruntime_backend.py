@@ -13,7 +13,10 @@ _PREFERRED = ('TensorrtExecutionProvider', 'CUDAExecutionProvider', 'CPUExecutio
 # lite0_160_int8 lost 8.2 top-1 points there (71.9 vs 80.1 %, AMD EPYC with AVX2 only). This
 # key makes ONNX Runtime widen to 16 bits first (0.6 points lost); VNNI and ARM ignore it.
 EXACT_INT8_ON_X86 = ('session.x64quantprecision', '1')
-_shared_pool_threads = None
+# A process-wide pool for Python sessions: absent from ONNX Runtime 1.16 to 1.22 (JetPack 6's).
+GLOBAL_POOL = hasattr(ort, 'set_global_thread_pool_sizes')
+IDLE_WORKERS_SLEEP = ('session.intra_op.allow_spinning', '0')
+_shared_pool = None  # (threads, whether they are one global pool)
 
 
 def session_options():
@@ -24,7 +27,7 @@ def session_options():
     return options
 
 
-def share_one_thread_pool(threads):
+def share_one_thread_pool(threads, shared=GLOBAL_POOL):
     """
     Run every session this process creates from now on on one pool of `threads` threads.
 
@@ -32,16 +35,29 @@ def share_one_thread_pool(threads):
     with a pool each, the idle pools' spinning workers take cores from the running one
     (lite1_int8 at 2 threads, alternating with lite1: 1.38x slower than alone with a pool
     each, 1.12x sharing one; benchmarks/thread_pools.py). ONNX Runtime allows this once per
-    process: later calls must match.
+    process: later calls must match. Where it has no global pool (`shared` False), each
+    session gets a pool of `threads` whose idle workers sleep instead of spinning.
     """
-    global _shared_pool_threads
-    if _shared_pool_threads is None:
-        ort.set_global_thread_pool_sizes(threads, 1)
-        _shared_pool_threads = threads
-    elif _shared_pool_threads != threads:
+    global _shared_pool
+    if _shared_pool is None:
+        if shared:
+            ort.set_global_thread_pool_sizes(threads, 1)
+        _shared_pool = (threads, shared)
+    elif _shared_pool != (threads, shared):
+        what = 'shares a pool' if _shared_pool[1] else 'gives each session a pool'
         raise BackendUnavailableError(
-            f'this process already shares a pool of {_shared_pool_threads} ONNX Runtime '
-            f'threads; it cannot have one of {threads} as well')
+            f'this process already {what} of {_shared_pool[0]} ONNX Runtime threads; it '
+            f'cannot have one of {threads} as well')
+
+
+def describe_thread_pool():
+    """Say how share_one_thread_pool() set this process's sessions up, for reports."""
+    if _shared_pool is None:
+        return 'a pool per session'
+    threads, shared = _shared_pool
+    return (f'one shared pool of {threads} threads' if shared else
+            f'a pool of {threads} threads per session whose idle workers sleep (this ONNX '
+            f'Runtime {ort.__version__} has no shared pool)')
 
 
 def available_providers():
@@ -54,7 +70,7 @@ class OnnxRuntimeBackend(Backend):
     """
     Runs an ONNX model with ONNX Runtime; threads=None lets it use every core.
 
-    After share_one_thread_pool() the session runs on the shared pool; `threads` is ignored.
+    After share_one_thread_pool() the session runs as that says; `threads` is ignored.
     """
 
     name = 'onnxruntime'
@@ -66,8 +82,11 @@ class OnnxRuntimeBackend(Backend):
         self._model_precision = _declared_precision(model_path)
         self._precision = precision or self._model_precision
         options = session_options()
-        if _shared_pool_threads is not None:
+        if _shared_pool is not None and _shared_pool[1]:
             options.use_per_session_threads = False
+        elif _shared_pool is not None:
+            options.intra_op_num_threads, options.inter_op_num_threads = _shared_pool[0], 1
+            options.add_session_config_entry(*IDLE_WORKERS_SLEEP)
         elif threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1

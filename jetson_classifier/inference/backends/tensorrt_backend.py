@@ -1,8 +1,11 @@
 """
 TensorRT backend: build (or load the cached) engine from ONNX, run it on a CUDA stream.
 
-Written against the TensorRT 10 Python API (JetPack 6): named I/O tensors,
-``set_tensor_address`` + ``execute_async_v3``, explicit batch only, memory pools.
+Written against the TensorRT 10 Python API (JetPack 6: 10.3): named I/O tensors,
+``set_tensor_address`` + ``execute_async_v3``, explicit batch only, memory pools. TensorRT 10
+builds weakly typed networks, FP16 and INT8 chosen by builder flags; TensorRT 11 has no such
+flags and no INT8 calibrators (weak typing was deprecated in 10.12, removed in 11.0): its
+networks are strongly typed, so the precision is the ONNX file's own (tensorrt_models).
 All CUDA calls go through ``cuda_memory``.
 """
 
@@ -11,16 +14,20 @@ import pathlib
 import threading
 
 import numpy as np
-import onnx
 
 from jetson_classifier.atomic_file import write_atomically
 from jetson_classifier.errors import BackendUnavailableError, ClassifierError, ModelLoadError
 from jetson_classifier.inference.backends.base import Backend
-from jetson_classifier.inference.backends.cuda_memory import CudaDevice
+from jetson_classifier.inference.backends.cuda_memory import open_device
 from jetson_classifier.inference.backends.engine_cache import EngineCache, EngineKey, sha256_hex
+from jetson_classifier.inference.backends.tensorrt_models import tensorrt_source, write_fp16_twin
 from jetson_classifier.inference.model_info import is_explicitly_quantized
 
 PRECISIONS = ('fp32', 'fp16', 'int8')
+# What a float model builds as when no precision is asked for (QDQ models: always INT8). The
+# FP16 copies of the rungs kept FP32's top-1 within 0.1 points on the sample photos
+# (benchmarks/tensorrt_files.py); Jetson GPUs run FP16 on their tensor cores.
+DEFAULT_PRECISION = 'fp16'
 
 _log = logging.getLogger(__name__)
 
@@ -35,26 +42,17 @@ def import_tensorrt():
     except ImportError as err:
         raise BackendUnavailableError(
             f'TensorRT cannot be imported ({err}); on a Jetson it comes with JetPack '
-            '(python3-libnvinfer)') from err
+            '(python3-libnvinfer; a virtual environment needs --system-site-packages)') from err
     if int(trt.__version__.split('.')[0]) < 10:
         raise BackendUnavailableError(
             f'TensorRT {trt.__version__} is installed; this backend needs TensorRT 10 or '
-            'newer (JetPack 6)')
+            'newer: JetPack 6 (TensorRT 10.3) or later, or use backend onnxruntime')
     return trt
 
 
-def has_uint8_activations(onnx_bytes):
-    """
-    Tell whether a QDQ model quantizes activations to asymmetric uint8.
-
-    Our catalog's _int8 files do (2x faster on x86 CPUs with ONNX Runtime); TensorRT's
-    explicit quantization accepts only symmetric int8, so such a file cannot be built.
-    """
-    graph = onnx.load_from_string(onnx_bytes).graph
-    uint8_zero_points = {t.name for t in graph.initializer
-                         if t.data_type == onnx.TensorProto.UINT8}
-    return any(node.op_type == 'QuantizeLinear' and node.input[2:3] and
-               node.input[2] in uint8_zero_points for node in graph.node)
+def is_strongly_typed(trt):
+    """Tell whether this TensorRT builds strongly typed networks only (11: no FP16/INT8 flags)."""
+    return not hasattr(trt.BuilderFlag, 'FP16')
 
 
 def _trt_logger(trt):
@@ -75,31 +73,24 @@ def _trt_logger(trt):
     return _TRT_LOGGERS[trt]
 
 
-def _builder_flag(trt, name):
-    flag = getattr(trt.BuilderFlag, name, None)
-    if flag is None:
-        raise BackendUnavailableError(
-            f'TensorRT {trt.__version__} has no BuilderFlag.{name} (strongly typed builds '
-            'only): give it a model already in the wanted precision, or use fp32')
-    return flag
-
-
 class TensorRTBackend(Backend):
     """
     Runs an ONNX model as a TensorRT engine, cached on disk and reused across starts.
 
-    ``precision`` is fp32, fp16 or int8. QDQ-quantized models (the catalog's ``_int8``
-    models) always build as int8 with TensorRT's explicit quantization; int8 from an
-    FP32 model calibrates with an entropy calibrator over ``calibration_images`` (a
-    folder), caching the calibration table. ``progress`` receives one-line messages.
+    ``precision`` is fp32, fp16 or int8 (None: fp16). QDQ-quantized models (the catalog's
+    ``_int8`` models) always build as int8 by explicit quantization, from their symmetric
+    twin where they are asymmetric (tensorrt_models). On TensorRT 10, int8 from an FP32
+    model calibrates with an entropy calibrator over ``calibration_images`` (a folder),
+    caching the calibration table; TensorRT 11 has no calibrators. ``progress`` receives
+    one-line messages.
     """
 
     name = 'tensorrt'
 
-    def __init__(self, model_path, precision='fp16', cache_dir=None, max_batch=1,
+    def __init__(self, model_path, precision=None, cache_dir=None, max_batch=1,
                  workspace_mb=1024, calibration_images=None, progress=None, device_index=0):
         self.model_path = pathlib.Path(model_path)
-        if precision not in PRECISIONS:
+        if precision not in (None, *PRECISIONS):
             raise ClassifierError(
                 f'precision {precision!r} is not one of {", ".join(PRECISIONS)}')
         if max_batch < 1:
@@ -112,22 +103,23 @@ class TensorRTBackend(Backend):
         self._io = {}
         self._lock = threading.Lock()
         self._trt = import_tensorrt()
+        self._strongly_typed = is_strongly_typed(self._trt)
         self._logger = _trt_logger(self._trt)
         self._progress = progress or _log.info
+        self.source_path, onnx_bytes = tensorrt_source(self.model_path, onnx_bytes)
         self._quantized = is_explicitly_quantized(onnx_bytes)
-        if self._quantized and has_uint8_activations(onnx_bytes):
-            raise BackendUnavailableError(
-                f'{self.model_path} quantizes activations to asymmetric uint8 (made for ONNX '
-                'Runtime on CPUs); TensorRT needs symmetric int8. Use its FP32 twin with '
-                'precision int8 and calibration images (build_engine --precision int8 '
-                '--calibration-dir DIR)')
-        if self._quantized and precision != 'int8':
+        self._precision = 'int8' if self._quantized else precision or DEFAULT_PRECISION
+        if self._quantized and precision not in (None, 'int8'):
             _log.info('%s is QDQ-quantized: building it as int8, not %s',
                       self.model_path.name, precision)
-        self._precision = 'int8' if self._quantized else precision
+        if self._strongly_typed and self._precision == 'int8' and not self._quantized:
+            raise BackendUnavailableError(
+                f'TensorRT {self._trt.__version__} has no INT8 calibrators (networks are '
+                f'strongly typed): int8 needs a QDQ-quantized model, not {self.model_path} '
+                "(the catalog's _int8 models are; prepare_models makes their TensorRT twins)")
         self._onnx_sha256 = sha256_hex(onnx_bytes)
         self._cache = EngineCache(cache_dir)
-        self._cuda = CudaDevice(device_index)
+        self._cuda = open_device(device_index)
         try:
             with self._cuda.activate():
                 self._open(max_batch, workspace_mb, calibration_images)
@@ -179,23 +171,37 @@ class TensorRTBackend(Backend):
         try:
             engine = self._runtime.deserialize_cuda_engine(plan)
         except RuntimeError as err:
-            _log.warning('TensorRT raised while deserializing %s: %s', self.engine_path, err)
+            # str(): a record holding the error would hold its frames, and the engine in them
+            _log.warning('TensorRT raised while deserializing %s: %s', self.engine_path,
+                         str(err))
             engine = None
         if engine is None:
             self._cache.discard(self.engine_path, 'TensorRT cannot deserialize this cached '
                                 'engine (stale or corrupt); rebuilding it')
         return engine
 
+    def _network_file(self):
+        """Return the ONNX file to parse: the source, or its FP16 copy on TensorRT 11."""
+        if not (self._strongly_typed and self._precision == 'fp16'):
+            return self.source_path
+        path = self._cache.fp16_model_path(self.model_path.stem, self._onnx_sha256)
+        if not path.is_file():
+            self._progress(f'converting {self.source_path.name} to FP16 for TensorRT '
+                           f'{self._trt.__version__} (strongly typed): {path}')
+            write_fp16_twin(self.source_path, path)
+        return path
+
     def _build(self, max_batch, workspace_mb, calibration_images):
         trt = self._trt
         self._progress(f'building TensorRT engine for {self.model_path.name} '
                        f'({self._precision}), this takes minutes on a Jetson')
         builder = trt.Builder(self._logger)
-        network = builder.create_network(0)
+        network = builder.create_network(0)  # explicit batch; strongly typed on TensorRT 11
         parser = trt.OnnxParser(network, self._logger)
-        if not parser.parse_from_file(str(self.model_path)):
+        network_file = self._network_file()
+        if not parser.parse_from_file(str(network_file)):
             errors = '; '.join(str(parser.get_error(i)) for i in range(parser.num_errors))
-            raise ModelLoadError(f'TensorRT cannot parse {self.model_path}: {errors}')
+            raise ModelLoadError(f'TensorRT cannot parse {network_file}: {errors}')
         if network.num_inputs != 1:
             raise ModelLoadError(f'{self.model_path} has {network.num_inputs} inputs; '
                                  'a classifier needs exactly one')
@@ -211,7 +217,7 @@ class TensorRTBackend(Backend):
                 calibrator.close()
         if plan is None:
             raise ModelLoadError(
-                f'TensorRT cannot build a {self._precision} engine from {self.model_path}; '
+                f'TensorRT cannot build a {self._precision} engine from {network_file}; '
                 'the TensorRT errors logged above say why')
         write_atomically(timing_cache_path, bytes(config.get_timing_cache().serialize()))
         return bytes(plan)
@@ -235,14 +241,14 @@ class TensorRTBackend(Backend):
         return built, profile
 
     def _set_precision(self, config, shape, profile, calibration_images):
-        """Set the builder flags; returns the INT8 calibrator when one is needed."""
+        """Set TensorRT 10's precision flags; returns the INT8 calibrator when one is needed."""
         trt = self._trt
-        if self._precision == 'fp32':
+        if self._strongly_typed or self._precision == 'fp32':
             return None
-        config.set_flag(_builder_flag(trt, 'FP16'))
+        config.set_flag(trt.BuilderFlag.FP16)
         if self._precision == 'fp16':
             return None
-        config.set_flag(_builder_flag(trt, 'INT8'))
+        config.set_flag(trt.BuilderFlag.INT8)
         if self._quantized:
             return None
         from jetson_classifier.inference.backends import int8_calibration
