@@ -81,3 +81,26 @@ def test_short_demo_shows_real_labels_and_steps_down_when_the_target_rises(catal
     assert 'switch(es), models used:' in (tmp_path / 'summary.txt').read_text()
     status_lines = [line for line in run.stdout.splitlines() if line.startswith('[')]
     assert len(status_lines) >= 18, output
+
+
+@pytest.mark.slow
+def test_two_cameras_in_one_classifier_are_each_labelled_at_their_rate_and_the_switcher_works(
+        catalog, tmp_path):
+    env = ros_env(domain_id(), profile=None)
+    run = subprocess.run(
+        [sys.executable, '-m', 'jetson_classifier.commands.demo', '--duration', '20',
+         '--cameras', 'front', 'rear', '--rate', '20', '--output', str(tmp_path)],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=400)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    summary = json.loads((tmp_path / 'summary.json').read_text())
+
+    assert set(summary['exit_codes'].values()) == {0}, output
+    assert set(summary['exit_codes']) == {'image_source_front', 'image_source_rear',
+                                          'classifier', 'switcher'}
+    front, rear = summary['cameras']['front'], summary['cameras']['rear']
+    assert front['end_to_end_fps'] == pytest.approx(20.0, rel=0.2), summary['cameras']
+    assert rear['end_to_end_fps'] == pytest.approx(10.0, rel=0.2), summary['cameras']
+    assert summary['switches_after_raise'] >= 1, output
+    assert set(summary['labels_seen']) <= plausible_labels(summary['models_used'], catalog)
+    assert any(' | rear: ' in line for line in run.stdout.splitlines()), output

@@ -91,3 +91,19 @@ def test_summary_text_names_switches_models_and_labels():
     assert 'at   4.5 s  lite2 -> lite0' in text
     assert '       3  espresso' in text
     assert 'classifier     None' in text
+
+
+def test_with_named_cameras_the_status_line_and_summary_show_each_camera():
+    record = DemoRecord()
+    record.on_active_model(0.0, 'lite0')
+    for t, camera, label, fps in ((1.0, 'front', 'tabby', 30.0),
+                                  (1.1, 'rear', 'espresso', 15.0),
+                                  (1.2, 'front', 'tiger cat', 29.0)):
+        record.on_label(t, label, camera)
+        record.on_end_to_end_fps(t, fps, camera)
+    line = record.status_line(1.5)
+    assert 'front: tiger cat         29.0 fps | rear: espresso          15.0 fps' in line
+    summary = record.summary(end_t=2.0)
+    assert summary['cameras'] == {'front': {'frames': 2, 'end_to_end_fps': 29.5},
+                                  'rear': {'frames': 1, 'end_to_end_fps': 15.0}}
+    assert 'front            2 frames  end-to-end  29.5 fps' in summary_text(summary)

@@ -3,28 +3,31 @@
 import itertools
 import threading
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from jetson_classifier.errors import ImageError, ModelLoadError
 from jetson_classifier.inference.postprocessing import Prediction
-from jetson_classifier.pipeline.frame_pipeline import FramePipeline
+from jetson_classifier.pipeline.frame_pipeline import CameraSetup, FramePipeline
+from jetson_classifier.pipeline.regions import Box
 
 WAIT_S = 5.0
 
 
 class FakeClassifier:
-    """Answers `name` with the frame's pixel value as its score; infer() can be held."""
+    """Answers `name` with the image's top-left pixel value as its score; infer() can be held."""
 
-    def __init__(self, name, hold=None):
-        self.name, self.hold = name, hold
+    def __init__(self, name, hold=None, max_batch=None):
+        self.name, self.hold, self.max_batch = name, hold, max_batch
         self.labels = (name,)
-        self.batch_sizes, self.closed = [], False
+        self.batch_sizes, self.closed, self.preprocessed = [], False, 0
         self.entered = threading.Event()
         self.last_inference_ms = None
 
     def preprocess(self, images):
+        self.preprocessed += len(images)
         return np.array([[float(image[0, 0, 0])] for image in images], np.float32)
 
     def infer(self, batch):
@@ -68,8 +71,9 @@ def convert(message):
 class Harness:
     """A pipeline on `classifier` with a fake clock; what it delivers, rejects and reports."""
 
-    def __init__(self, classifier, cameras=('',)):
-        self.delivered, self.rejected, self.errors, self.events = [], [], [], []
+    def __init__(self, classifier, cameras=('',), clock=None):
+        self.delivered, self.batches, self.rejected, self.errors = [], [], [], []
+        self.events = []
         self.arrived = threading.Condition()
         ticks = itertools.count(100.0, 0.01)
         self.pipeline = FramePipeline(
@@ -77,12 +81,13 @@ class Harness:
             on_reject=lambda frame, error: self.rejected.append((frame.header, str(error))),
             on_error=self.errors.append,
             on_labels=lambda labels, header: self.events.append(('labels', labels, header)),
-            clock=lambda: next(ticks))
+            clock=clock or (lambda: next(ticks)))
 
-    def _deliver(self, labelled):
+    def _deliver(self, batch):
         with self.arrived:
-            self.events.append(('frame', labelled.header))
-            self.delivered.append(labelled)
+            self.batches.append(batch)
+            self.events += [('frame', labelled.header) for labelled in batch.labelled]
+            self.delivered.extend(batch.labelled)
             self.arrived.notify_all()
 
     def submit(self, header, message, camera=''):
@@ -95,7 +100,7 @@ class Harness:
         return self.delivered[:count]
 
     def labels(self):
-        return [(d.header, d.predictions[0].label, d.predictions[0].score)
+        return [(d.header, d.results[0][0].label, d.results[0][0].score)
                 for d in self.delivered]
 
 
@@ -103,8 +108,8 @@ class Harness:
 def harness():
     made = []
 
-    def make(classifier, cameras=('',)):
-        made.append(Harness(classifier, cameras))
+    def make(classifier, cameras=('',), clock=None):
+        made.append(Harness(classifier, cameras, clock))
         return made[-1]
     yield make
     for h in made:
@@ -124,42 +129,179 @@ def test_each_frame_is_delivered_with_its_header_camera_and_counts(harness):
         h.submit(header, image(10 * header))
         h.wait_for(header)
     assert h.labels() == [(1, 'cat', 10.0), (2, 'cat', 20.0), (3, 'cat', 30.0)]
-    assert all(d.camera == '' and d.inference_ms == 2.0 for d in h.delivered)
+    assert all(d.camera == '' and len(d.results) == 1 for d in h.delivered)
+    assert [b.inference_ms for b in h.batches] == [[2.0]] * 3
     counts = h.pipeline.stats[''].snapshot(200.0)
     assert (counts['frames received'], counts['frames classified'],
             counts['frames dropped']) == (3, 3, 0)
 
 
-def test_a_busy_model_gets_only_the_newest_frame_and_the_rest_are_counted_dropped(harness):
+def occupy(h, classifier, camera=''):
+    """Hold frame 1 of `camera` in the model and frame 2, preprocessed, waiting for it."""
+    h.submit(1, image(1), camera)
+    assert classifier.entered.wait(WAIT_S)
+    h.submit(2, image(2), camera)
+    wait_until(lambda: h.pipeline._prepared._items)
+
+
+def test_frames_replaced_while_the_model_is_busy_are_dropped_without_preprocessing(harness):
     hold = threading.Event()
     classifier = FakeClassifier('cat', hold)
     h = harness(classifier)
-    h.submit(1, image(1))
-    assert classifier.entered.wait(WAIT_S)  # frame 1 is held in infer(); 2..6 replace each other
-    for header in range(2, 7):
+    occupy(h, classifier)
+    for header in range(3, 7):  # they wait for the model's next turn, replacing each other
         h.submit(header, image(header))
-    wait_until(lambda: h.pipeline.stats[''].snapshot(200.0)['frames dropped'] == 4)
+    wait_until(lambda: h.pipeline.stats[''].snapshot(200.0)['frames dropped'] == 3)
     hold.set()
-    h.wait_for(2)
+    h.wait_for(3)
     time.sleep(0.1)
-    assert [header for header, _, _ in h.labels()] == [1, 6]
-    assert h.pipeline.stats[''].snapshot(200.0)['frames dropped'] == 4
+    assert [header for header, _, _ in h.labels()] == [1, 2, 6]
+    assert h.pipeline.stats[''].snapshot(200.0)['frames dropped'] == 3
+    assert classifier.preprocessed == 3, 'a frame replaced before its turn was preprocessed'
 
 
 def test_the_newest_frame_of_every_camera_goes_to_the_model_in_one_batch(harness):
     hold = threading.Event()
     classifier = FakeClassifier('cat', hold)
     h = harness(classifier, cameras=('belt', 'gripper'))
-    h.submit(1, image(1), 'belt')
-    assert classifier.entered.wait(WAIT_S)  # frame 1 is held; the next of both cameras wait
-    h.submit(2, image(2), 'belt')
-    h.submit(3, image(3), 'gripper')
-    wait_until(lambda: h.pipeline._prepared._items.keys() == {'belt', 'gripper'})
+    occupy(h, classifier, 'belt')
+    h.submit(3, image(3), 'belt')
+    h.submit(4, image(4), 'gripper')
     hold.set()
-    h.wait_for(3)
-    assert classifier.batch_sizes == [1, 2]
+    h.wait_for(4)
+    assert classifier.batch_sizes == [1, 1, 2]
     assert [(d.camera, d.header) for d in h.delivered] == [
-        ('belt', 1), ('belt', 2), ('gripper', 3)]
+        ('belt', 1), ('belt', 2), ('belt', 3), ('gripper', 4)]
+
+
+def test_a_fast_camera_never_takes_a_slow_cameras_slot(harness):
+    h = harness(FakeClassifier('cat'), cameras=('fast', 'slow'))
+    for header in range(1, 301):
+        h.submit(header, image(1), 'fast')
+        if header % 30 == 0:
+            h.submit(header, image(2), 'slow')
+        if header % 10 == 0:
+            time.sleep(0.001)
+    wait_until(lambda: sum(d.camera == 'slow' for d in h.delivered) == 10)
+    stats = {camera: h.pipeline.stats[camera].snapshot(200.0) for camera in ('fast', 'slow')}
+    assert (stats['slow']['frames classified'], stats['slow']['frames dropped']) == (10, 0)
+    assert stats['fast']['frames dropped'] > 0, 'the fast camera never had to wait: no contest'
+
+
+def tiles(*values, size=10):
+    """Return a frame of square tiles side by side, each `size` pixels, holding `values`."""
+    return np.concatenate([np.full((size, size, 3), v, np.uint8) for v in values], axis=1)
+
+
+def test_a_camera_with_a_roi_classifies_only_the_roi(harness):
+    h = harness(FakeClassifier('belt'), cameras={'belt': CameraSetup(roi=Box(20, 0, 10, 10))})
+    h.submit(1, tiles(5, 6, 7), 'belt')
+    h.wait_for(1)
+    assert h.labels() == [(1, 'belt', 7.0)]
+    h.pipeline.rois['belt'] = Box(10, 0, 15, 10)  # changed at run time
+    h.submit(2, tiles(5, 6, 7), 'belt')
+    h.wait_for(2)
+    assert h.labels()[1] == (2, 'belt', 6.0)
+
+
+def test_a_roi_off_the_frame_rejects_the_frame_with_the_reason(harness):
+    h = harness(FakeClassifier('belt'), cameras={'belt': CameraSetup(roi=Box(100, 0, 10, 10))})
+    h.submit(1, tiles(5, 6, 7), 'belt')
+    wait_until(lambda: h.rejected)
+    assert h.rejected == [(1, 'region (100, 0, 10, 10): outside the image (30x10 image)')]
+    stats = h.pipeline.stats['belt'].snapshot(200.0)
+    assert stats['regions rejected by reason'] == 'outside the image: 1'
+
+
+def detections(*boxes):
+    """Return a Detection2DArray-like message with one detection per (cx, cy, w, h[, theta])."""
+    def detection(index, cx, cy, width, height, theta=0.0):
+        centre = SimpleNamespace(position=SimpleNamespace(x=cx, y=cy), theta=theta)
+        return SimpleNamespace(id=f'd{index}', bbox=SimpleNamespace(
+            center=centre, size_x=width, size_y=height))
+    return SimpleNamespace(detections=[detection(i, *box) for i, box in enumerate(boxes)])
+
+
+def test_each_detection_is_classified_in_order_and_bad_ones_are_left_out_and_counted(harness):
+    classifier = FakeClassifier('item')
+    h = harness(classifier, cameras={'bin': CameraSetup(detections=True)})
+    found = detections((25, 5, 10, 10),             # tile 7
+                       (5, 5, 10, 10),              # tile 5
+                       (float('nan'), 5, 10, 10),   # not finite
+                       (15, 5, 0, 10),              # zero size
+                       (-50, 5, 10, 10),            # outside the image
+                       (12, 5, 30, 30),             # sticks out right and below: clipped
+                       (15, 5, 4, 4, np.pi / 4))    # rotated: its upright envelope
+    h.submit(1, tiles(5, 6, 7), 'bin')
+    h.pipeline.submit_detections('bin', found, 1.0)
+    (labelled,) = h.wait_for(1)
+    scores = [[p.score for p in result] for result in labelled.results]
+    assert scores == [[7.0], [5.0], [], [], [], [5.0], [6.0]]
+    assert labelled.detections is found and classifier.batch_sizes == [4]
+    stats = h.pipeline.snapshot('bin')
+    assert (stats['regions classified'], stats['regions clipped'],
+            stats['regions rejected']) == (4, 1, 3)
+    assert stats['regions rejected by reason'] == (
+        'not finite: 1, zero size: 1, outside the image: 1')
+
+
+def test_a_roi_bounds_the_detections(harness):
+    h = harness(FakeClassifier('item'),
+                cameras={'belt': CameraSetup(roi=Box(10, 0, 20, 10), detections=True)})
+    h.submit(1, tiles(5, 6, 7), 'belt')
+    h.pipeline.submit_detections('belt', detections((5, 5, 10, 10), (10, 5, 10, 10)), 1.0)
+    (labelled,) = h.wait_for(1)
+    assert [[p.score for p in r] for r in labelled.results] == [[], [6.0]]
+    assert h.pipeline.snapshot('belt')['regions rejected by reason'] == 'outside the roi: 1'
+
+
+def test_frames_and_detections_pair_by_stamp_in_either_order_and_the_unmatched_expire(harness):
+    now = [100.0]
+    h = harness(FakeClassifier('item'), cameras={'bin': CameraSetup(detections=True)},
+                clock=lambda: now[0])
+    h.submit(1, tiles(5), 'bin')
+    h.submit(2, tiles(6), 'bin')
+    h.pipeline.submit_detections('bin', detections((5, 5, 10, 10)), 3.0)  # before its frame
+    h.pipeline.submit_detections('bin', detections((5, 5, 10, 10)), 2.0)
+    h.wait_for(1)
+    h.submit(3, tiles(7), 'bin')
+    h.wait_for(2)
+    assert [label[0] for label in h.labels()] == [2, 3]
+    h.pipeline.submit_detections('bin', detections((5, 5, 10, 10)), 9.0)  # its frame never comes
+    now[0] += 0.5
+    assert (h.pipeline.snapshot('bin')['frames without detections'],
+            h.pipeline.snapshot('bin')['detections without frame']) == (0, 0)
+    now[0] += 1.0
+    stats = h.pipeline.snapshot('bin')
+    assert (stats['frames without detections'], stats['detections without frame']) == (1, 1)
+    assert stats['frames received'] == 3 and stats['frames classified'] == 2
+
+
+def test_a_frame_with_no_detections_is_delivered_without_a_model_call(harness):
+    classifier = FakeClassifier('item')
+    h = harness(classifier, cameras={'bin': CameraSetup(detections=True)})
+    h.submit(1, tiles(5), 'bin')
+    h.pipeline.submit_detections('bin', detections(), 1.0)
+    (labelled,) = h.wait_for(1)
+    assert labelled.results == [] and classifier.batch_sizes == []
+    assert h.batches[0].inference_ms == []
+
+
+def test_a_batch_over_the_models_max_batch_is_split_into_calls(harness):
+    hold = threading.Event()
+    classifier = FakeClassifier('cat', hold, max_batch=2)
+    h = harness(classifier, cameras=('a', 'b', 'c'))
+    occupy(h, classifier, 'a')
+    for header, camera in enumerate('abc', start=3):
+        h.submit(header, image(header), camera)
+    hold.set()
+    h.wait_for(5)
+    assert classifier.batch_sizes == [1, 1, 2, 1]
+    assert [len(b.inference_ms) for b in h.batches] == [1, 1, 2]
+    assert [(d.camera, d.results[0][0].score) for d in h.delivered[2:]] == [
+        ('a', 3.0), ('b', 4.0), ('c', 5.0)]
+    calls = h.pipeline.model_calls.snapshot()
+    assert (calls['model calls'], calls['images per call']) == (4, 5 / 4)
 
 
 def test_a_bad_frame_is_rejected_with_its_reason_and_the_next_one_served(harness):

@@ -23,12 +23,22 @@ LABEL_INFO_QOS = qos.QoSProfile(
     durability=qos.DurabilityPolicy.TRANSIENT_LOCAL)
 LISTEN_TIMEOUT_S = 20.0
 
-# RIHS01 type hashes of vision_msgs 4.x as generated upstream (field definitions only).
+# RIHS01 type hashes of vision_msgs 4.x as generated upstream (field definitions only). The
+# detection messages' were generated from ros-perception/vision_msgs tag 4.1.1 (its own
+# CMakeLists, target vision_msgs__rosidl_generator_type_description, Kilted's rosidl).
 UPSTREAM_TYPE_HASHES = {
     'Classification': 'RIHS01_f74db28d0eaef3afb78f48bf2161cd709a1383a0309d3454383b25be11345143',
     'ObjectHypothesis': 'RIHS01_51da43cec11c01957a64d1e05a24acd18aae7745ec30b74348ad5f6d634f7f90',
     'LabelInfo': 'RIHS01_3d37df4015cdf660cc851c51897f2acd957e1ca6205ba0a99aebffb9406b0783',
     'VisionClass': 'RIHS01_1e4a11f0fed50b5623cb8ff26ca0e37952a48a9c074d16f804b44e9164c2037a',
+    'Detection2DArray':
+        'RIHS01_214274120007f4a683866481336b70310268cfa107aebe9d594a6acf75bda968',
+    'Detection2D': 'RIHS01_0d12b69df5c593b3455b7346fac8205437a7d4bcb09b9e0e0b2dde787ded38ea',
+    'BoundingBox2D': 'RIHS01_008eacbb0cf8f26e83795547bed013eec3675485ef386ec056d80eaaf1c1ce2f',
+    'Pose2D': 'RIHS01_b0b5d1d7b4c20dd4fcde3ed1d4b289a919290572007d67a97043814db25d3648',
+    'Point2D': 'RIHS01_eab0e83f44ab4de92ceaf76dd7d0e7638f2bdd1d16ffbe16c7a136c48e407247',
+    'ObjectHypothesisWithPose':
+        'RIHS01_41c12344c0396c48b81df12467c192d99b2a0eb1463c5c37194e4223251c80bc',
 }
 
 

@@ -25,7 +25,8 @@ installed_matches_source() {
   for msg in "$src"/msg/*.msg; do
     cmp -s "$msg" "$venv/share/vision_msgs/msg/$(basename "$msg")" || return 1
   done
-  AMENT_PREFIX_PATH="$venv" "$py" -c 'from vision_msgs.msg import Classification' 2>/dev/null
+  AMENT_PREFIX_PATH="$venv" "$py" -c 'from vision_msgs.msg import Classification, Detection2DArray' \
+    2>/dev/null
 }
 
 if installed_matches_source; then
@@ -85,7 +86,7 @@ cmake --install "$build" >"$build/install.log" 2>&1 \
   || { cat "$build/install.log" >&2; exit 1; }
 
 if ! installed_matches_source; then
-  echo "$0: built, but 'from vision_msgs.msg import Classification' fails in $venv" >&2
+  echo "$0: built, but the installed messages differ from $src or do not import" >&2
   exit 1
 fi
 echo "built vision_msgs stand-in from $src into $venv in $((SECONDS - start)) s"

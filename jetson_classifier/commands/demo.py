@@ -4,7 +4,8 @@ The whole story in one command, no ROS install needed: camera -> classifier -> s
 Starts the image source (built-in photos), the classifier and the switcher as real ROS 2
 processes talking over DDS, prints one status line a second, raises the switcher's min_fps
 midway so that it steps down the model ladder, stops by itself and writes a summary and the
-speed/accuracy chart to out/demo/.
+speed/accuracy chart to out/demo/. With --cameras, one image source per camera (the k-th at
+1/k of the rate) feeds one classifier that batches them, with the switcher unchanged.
 """
 
 import argparse
@@ -84,10 +85,12 @@ def ros_value(value):
 class DemoProcess:
     """One node run as `python -m module --ros-args ...`, its output in a log file."""
 
-    def __init__(self, name, module, params_file, params, env, log_dir):
+    def __init__(self, name, module, params_file, params, env, log_dir, namespace=''):
         self.name = name
         self.log_path = Path(log_dir) / f'{name}.log'
         args = ['--params-file', str(params_file)]
+        if namespace:
+            args += ['-r', f'__ns:=/{namespace}']
         for key, value in params.items():
             args += ['-p', f'{key}:={ros_value(value)}']
         with open(self.log_path, 'wb') as log:
@@ -119,10 +122,12 @@ class DemoProcess:
 class Demo:
     """Runs the demo: prepare, start the nodes, watch, raise the target, stop, summarise."""
 
-    def __init__(self, duration_s, output, profile_path=None, rate_hz=30.0, log=print):
+    def __init__(self, duration_s, output, profile_path=None, rate_hz=30.0, log=print,
+                 cameras=()):
         self.duration_s = duration_s
         self.output = Path(output)
         self.rate_hz = rate_hz
+        self.cameras = tuple(cameras)
         self.log = log
         self.record = DemoRecord()
         self.processes = []
@@ -199,14 +204,19 @@ class Demo:
         self._executor.add_node(self._node)
         record = self.record
         for topic, kind, handler, qos in (
-                ('/classifier/label', String, record.on_label, qos_profile_sensor_data),
                 ('/classifier/inference_ms', Float32, record.on_inference_ms,
                  qos_profile_sensor_data),
-                ('/classifier/fps', Float32, record.on_end_to_end_fps, qos_profile_sensor_data),
                 ('/switcher/active_model', String, record.on_active_model, LATCHED),
                 ('/switcher/decision', String, self._on_decision, DECISION_HISTORY)):
             self._node.create_subscription(
                 kind, topic, lambda msg, handler=handler: handler(self.now(), msg.data), qos)
+        for camera in self.cameras or ('',):
+            prefix = f'/classifier/{camera}/' if camera else '/classifier/'
+            for topic, kind, handler in ((prefix + 'label', String, record.on_label),
+                                         (prefix + 'fps', Float32, record.on_end_to_end_fps)):
+                self._node.create_subscription(
+                    kind, topic, lambda msg, handler=handler, camera=camera: handler(
+                        self.now(), msg.data, camera), qos_profile_sensor_data)
         self._switcher = ParameterClient(self._node, '/switcher')
 
     def _on_decision(self, t, text):
@@ -220,13 +230,19 @@ class Demo:
         logs.mkdir(exist_ok=True)
         self.record.on_target(0.0, switcher['min_fps'])
         self.record.on_active_model(0.0, first_model)
-        nodes = (
-            ('image_source', 'jetson_classifier.nodes.image_source_node',
-             {'rate_hz': self.rate_hz}),
-            ('classifier', 'jetson_classifier.nodes.classifier_node', {'model': first_model}),
-            ('switcher', 'jetson_classifier.nodes.switcher_node', switcher),
-        )
-        for name, module, params in nodes:
+        source = 'jetson_classifier.nodes.image_source_node'
+        for index, camera in enumerate(self.cameras or ('',), start=1):
+            self.processes.append(DemoProcess(
+                '_'.join(filter(None, ('image_source', camera))), source,
+                config / 'image_source.yaml',
+                {'rate_hz': self.rate_hz / index, 'frame_id': camera or 'camera'}, env, logs,
+                namespace=camera))
+        classifier = {'model': first_model}
+        if self.cameras:
+            classifier['cameras'] = list(self.cameras)
+        for name, module, params in (
+                ('classifier', 'jetson_classifier.nodes.classifier_node', classifier),
+                ('switcher', 'jetson_classifier.nodes.switcher_node', switcher)):
             self.processes.append(DemoProcess(
                 name, module, config / f'{name}.yaml', params, env, logs))
         self.log(f'started {", ".join(p.name for p in self.processes)} (logs in {logs}); '
@@ -313,9 +329,12 @@ def main(argv=None):
     parser.add_argument('--output', default='out/demo', help='folder for the summary and chart')
     parser.add_argument('--profile', help=f'benchmark profile JSON (default: {SHIPPED_PROFILE})')
     parser.add_argument('--rate', type=float, default=30.0, help='camera frames per second')
+    parser.add_argument('--cameras', nargs='+', default=(), metavar='NAME',
+                        help='several cameras in one classifier, e.g. --cameras front rear '
+                             '(the k-th at 1/k of --rate)')
     args = parser.parse_args(argv)
     try:
-        Demo(args.duration, args.output, args.profile, args.rate).run()
+        Demo(args.duration, args.output, args.profile, args.rate, cameras=args.cameras).run()
     except ClassifierError as error:
         print(f'demo: {error}', file=sys.stderr)
         return 1

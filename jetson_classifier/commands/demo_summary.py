@@ -3,7 +3,8 @@ What the demo saw, and how it reads: the live status line and the final summary,
 
 Events come in with their time in seconds since the demo started. Every label, inference
 time and fps sample counts for the model that was active when it arrived (the switcher's
-~/active_model), so a switch in flight may lend a frame or two to its neighbour.
+~/active_model), so a switch in flight may lend a frame or two to its neighbour. Labels and
+end-to-end fps also count for their camera ('' for a single-camera classifier).
 """
 
 import collections
@@ -46,6 +47,8 @@ class DemoRecord:
         self._per_model = collections.defaultdict(
             lambda: {'frames': 0, 'inference_ms': [], 'end_to_end_fps': [],
                      'labels': collections.Counter()})
+        self._per_camera = collections.defaultdict(
+            lambda: {'frames': 0, 'label': None, 'end_to_end_fps': []})
 
     def on_target(self, t, min_fps, raised=False):
         """Record a new min_fps target (raised: the one the demo sets to provoke a switch)."""
@@ -68,9 +71,11 @@ class DemoRecord:
         self._model_since.append((t, model))
         self._inference.clear()
 
-    def on_label(self, t, label):
-        """Record one classified frame's top label."""
+    def on_label(self, t, label, camera=''):
+        """Record one classified frame's top label (of `camera`)."""
         self.label = label
+        self._per_camera[camera]['frames'] += 1
+        self._per_camera[camera]['label'] = label
         if self.active_model is not None:
             stats = self._per_model[self.active_model]
             stats['frames'] += 1
@@ -82,9 +87,10 @@ class DemoRecord:
         if self.active_model is not None:
             self._per_model[self.active_model]['inference_ms'].append(ms)
 
-    def on_end_to_end_fps(self, t, fps):
-        """Record the classifier's end-to-end fps (frames classified per second)."""
+    def on_end_to_end_fps(self, t, fps, camera=''):
+        """Record the classifier's end-to-end fps (of `camera`: its frames classified a second)."""
         self.end_to_end_fps = fps
+        self._per_camera[camera]['end_to_end_fps'].append(fps)
         if self.active_model is not None:
             self._per_model[self.active_model]['end_to_end_fps'].append(fps)
 
@@ -107,10 +113,17 @@ class DemoRecord:
         recent = self._recent_inference_ms(t)
         fps = network_fps(recent)
         inference = statistics.median(recent) if recent else None
-        label = self.label or '(waiting for a frame)'
-        return (f'[{t:5.1f} s] {self.active_model or "-":<12} {label[:32]:<32} '
-                f'network {_number(fps, ".1f", 6)} fps ({_number(inference, ".1f", 5)} ms) '
-                f'end-to-end {_number(self.end_to_end_fps, ".1f", 5)} fps '
+        network = f'network {_number(fps, ".1f", 6)} fps ({_number(inference, ".1f", 5)} ms)'
+        if any(self._per_camera):  # named cameras: each one's last label and fps
+            seen = ' | '.join(f'{camera}: {(c["label"] or "-")[:16]:<16} '
+                              f'{_number(_last(c["end_to_end_fps"]), ".1f", 5)} fps'
+                              for camera, c in sorted(self._per_camera.items()))
+            seen += f' {network}'
+        else:
+            label = self.label or '(waiting for a frame)'
+            seen = (f'{label[:32]:<32} {network} '
+                    f'end-to-end {_number(self.end_to_end_fps, ".1f", 5)} fps')
+        return (f'[{t:5.1f} s] {self.active_model or "-":<12} {seen} '
                 f'min_fps {_number(self.min_fps, "g")}')
 
     def summary(self, end_t):
@@ -148,8 +161,15 @@ class DemoRecord:
             'decisions': self.decisions,
             'models': models,
             'labels_seen': dict(labels.most_common()),
+            'cameras': {camera: {'frames': c['frames'], 'end_to_end_fps': _rounded(
+                statistics.fmean(c['end_to_end_fps']) if c['end_to_end_fps'] else None)}
+                for camera, c in sorted(self._per_camera.items())},
             'exit_codes': self.exit_codes,
         }
+
+
+def _last(values):
+    return values[-1] if values else None
 
 
 def _rounded(value, digits=2):
@@ -176,6 +196,11 @@ def summary_text(summary):
             f'({_number(m["median_inference_ms"], ".1f")} ms)  '
             f'end-to-end {_number(m["end_to_end_fps"], ".1f", 5)} fps  '
             f'labels: {"; ".join(m["top_labels"])}')
+    if any(summary.get('cameras', {})):
+        lines += ['', 'Per camera (one classifier, one model; end-to-end fps averaged):']
+        lines += [f'  {camera:<12} {c["frames"]:5d} frames  end-to-end '
+                  f'{_number(c["end_to_end_fps"], ".1f", 5)} fps'
+                  for camera, c in summary['cameras'].items()]
     lines += ['', 'Labels seen (frames):']
     lines += [f'  {count:6d}  {label}' for label, count in summary['labels_seen'].items()]
     lines += ['', 'Processes (exit code; None: killed after not stopping):']

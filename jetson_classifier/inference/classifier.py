@@ -46,25 +46,33 @@ class Classifier:
     """A model loaded on a backend, answering with labels and probabilities."""
 
     def __init__(self, model='lite0_int8', backend='auto', catalog=None, model_dir=None,
-                 threads=None, precision=None, cache_dir=None, class_groups=None):
+                 threads=None, precision=None, cache_dir=None, class_groups=None,
+                 max_batch=None):
         """
         Load `model` (catalog name or ONNX path) on `backend` (auto|tensorrt|onnxruntime).
 
         `class_groups` (a group file or shipped name, see set_class_groups) makes the answers
-        group names instead of model labels.
+        group names instead of model labels. `max_batch` is the most images one infer() call
+        must take: a TensorRT engine is built for it (ONNX Runtime takes any batch).
         """
         self.model_path, self.info = load_model(model, catalog, model_dir)
         self.class_groups = None
         self._grouping = None
         self.set_class_groups(class_groups)
         self.backend = create_backend(backend, self.model_path, threads=threads,
-                                      precision=precision, cache_dir=cache_dir)
+                                      precision=precision, cache_dir=cache_dir,
+                                      max_batch=max_batch)
         self.last_inference_ms = None
 
     @property
     def name(self):
         """Return the catalog name of the model (or its file stem)."""
         return self.info.name
+
+    @property
+    def max_batch(self):
+        """Return the most images one infer() call takes (None: any number)."""
+        return self.backend.max_batch
 
     @property
     def labels(self):

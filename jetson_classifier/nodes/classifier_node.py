@@ -2,9 +2,10 @@
 The classifier as a ROS 2 node: `ros2 run jetson_classifier classifier`.
 
 It serves through nodes.classifier_serving: loads its model and subscribes at start
-(lifecycle_classifier_node is the managed variant). Threads: the camera callback runs on a
-thread of its own, the pipeline has its preprocessing, inference and loader threads, and the
-main thread runs the parameter services and the diagnostics timer.
+(lifecycle_classifier_node is the managed variant). Threads: the callbacks of every camera
+and detections input run on one thread of their own, the pipeline has its preprocessing,
+inference and loader threads, and the main thread runs the parameter services and the
+diagnostics timer.
 """
 
 import signal

@@ -1,14 +1,15 @@
 """
-The classifier's ROS side: parameters, the camera subscription, labels, diagnostics, switches.
+The classifier's ROS side: parameters, camera subscriptions, labels, diagnostics, switches.
 
 One ClassifierServing serves both the plain node (configured and active from the start) and
 the managed one (configure, activate, deactivate and cleanup are lifecycle transitions). The
-work itself is a pipeline.FramePipeline. A model change is checked at once (a name that the
-catalog lacks, a missing or unreadable file is refused in the SetParameters answer), then
-built on the pipeline's loader thread while the old model serves, so parameter services and
-diagnostics keep answering through a minutes-long TensorRT build. The outcome is published on
-`~/active_model`; a model that fails to build is logged, counted, and the `model` parameter
-returns to the model that serves.
+work itself is a pipeline.FramePipeline: one model, one batch of the newest frame of every
+camera (`cameras`), each camera's labels on topics of its own (nodes.camera_outputs). A model
+change is checked at once (a name that the catalog lacks, a missing or unreadable file is
+refused in the SetParameters answer), then built on the pipeline's loader thread while the
+old model serves, so parameter services and diagnostics keep answering through a
+minutes-long TensorRT build. The outcome is published on `~/active_model`; a model that fails
+to build is logged, counted, and the `model` parameter returns to the model that serves.
 """
 
 import threading
@@ -26,25 +27,33 @@ from jetson_classifier.errors import ClassifierError
 from jetson_classifier.inference.backends import BACKEND_NAMES
 from jetson_classifier.inference.class_groups import load_class_groups
 from jetson_classifier.inference.classifier import class_groups_path, Classifier, load_model
-from jetson_classifier.nodes.diagnostics import DiagnosticsPublisher
+from jetson_classifier.nodes.camera_outputs import CameraOutputs
+from jetson_classifier.nodes.diagnostics import DiagnosticsPublisher, Status
 from jetson_classifier.nodes.group_executor import GroupExecutor
 from jetson_classifier.nodes.parameters import descriptor, LATCHED
-from jetson_classifier.pipeline.frame_pipeline import FramePipeline
-from jetson_classifier.pipeline.health import Health
+from jetson_classifier.pipeline import cameras
+from jetson_classifier.pipeline.frame_pipeline import CameraSetup, FramePipeline
+from jetson_classifier.pipeline.health import Health, Level
 from jetson_classifier.pipeline.image_conversion import compressed_to_rgb, image_to_rgb
+from jetson_classifier.pipeline.regions import roi_box
 
 try:
     from vision_msgs import msg as vision_msgs
 except ImportError:
     vision_msgs = None
 
+# The camera of a single-camera node: today's topic names, reported in the node's own status.
 CAMERA = ''
 TRANSPORTS = ('raw', 'compressed')
 PRECISIONS = ('', 'fp32', 'fp16', 'int8')
 CHOICES = {'backend': BACKEND_NAMES, 'precision': PRECISIONS, 'input_transport': TRANSPORTS}
 # Parameters that need another Classifier object when they change.
-MODEL_PARAMETERS = ('model', 'model_dir', 'catalog', 'backend', 'precision', 'threads')
+MODEL_PARAMETERS = ('model', 'model_dir', 'catalog', 'backend', 'precision', 'threads',
+                    'max_batch')
 WARN_PERIOD_S = 5.0
+# A camera's counters that hold its status at WARN while they grow.
+CAMERA_PROBLEMS = ('frames rejected', 'frames lost upstream', 'regions rejected',
+                   'detections without frame')
 # How often the camera thread leaves rcl_wait to see a request to stop.
 SPIN_CHECK_S = 0.1
 
@@ -61,6 +70,18 @@ PARAMETERS = {
     'precision': ('', descriptor(
         "Arithmetic TensorRT builds for; empty: the model's own", 'empty, fp32, fp16 or int8')),
     'threads': (0, descriptor('CPU inference threads; 0: all cores', integers=(0, 1024))),
+    'max_batch': (0, descriptor(
+        'Most images one TensorRT call carries (its engine is built for it; a larger batch '
+        'takes several calls); 0: one per camera. ONNX Runtime takes any batch',
+        integers=(0, 1024))),
+    'cameras': ([CAMERA], descriptor(
+        'Camera names: camera c is read on c/image (or c/image/compressed) and labelled on '
+        '~/c/classification, ~/c/label, ~/c/fps, and its parameters are c.roi and '
+        'c.detections; the camera "" keeps the single-camera names (image, ~/label, roi)',
+        read_only=True)),
+    'detections_timeout_s': (1.0, descriptor(
+        'How long a frame waits for the detections stamped like it (and they for it) before '
+        'both are dropped and counted', floats=(0.01, 60.0), read_only=True)),
     'top_k': (5, descriptor('Hypotheses per ~/classification message', integers=(1, 1000))),
     'score_threshold': (0.0, descriptor(
         'Leave out hypotheses below this probability', floats=(0.0, 1.0))),
@@ -91,7 +112,8 @@ def make_classifier(values):
     return Classifier(
         values['model'], backend=values['backend'], catalog=values['catalog'] or None,
         model_dir=values['model_dir'] or None, threads=values['threads'] or None,
-        precision=values['precision'] or None, class_groups=values['class_groups'] or None)
+        precision=values['precision'] or None, class_groups=values['class_groups'] or None,
+        max_batch=values['max_batch'] or len(values['cameras']))
 
 
 def check_model(values):
@@ -107,11 +129,26 @@ def describe(classifier):
     return {'model': classifier.name, 'model file': str(classifier.model_path),
             'backend': classifier.backend.name, 'device': classifier.backend.device,
             'precision': classifier.backend.precision,
+            'max batch': classifier.max_batch or 'any',
             'tensorrt fallback': classifier.backend.fallback_reason or ''}
 
 
 def _stamp_s(stamp):
     return stamp.sec + stamp.nanosec * 1e-9
+
+
+def camera_parameters(camera):
+    """Return {name: (type or default, descriptor)} of the parameters of `camera`."""
+    return {
+        cameras.parameter(camera, 'roi'): (Parameter.Type.INTEGER_ARRAY, descriptor(
+            f'[x, y, width, height] in pixels: the region of {camera or "the camera"}\'s '
+            'frames to classify, or to which its detections are clipped; unset: the whole '
+            'image', 'x, y >= 0, width, height > 0')),
+        cameras.parameter(camera, 'detections'): (False, descriptor(
+            f'Classify the boxes of the vision_msgs/Detection2DArray on '
+            f'{cameras.topic(camera, "detections")} (matched to frames by header stamp) and '
+            f'publish them on ~/{cameras.topic(camera, "detections")}', read_only=True)),
+    }
 
 
 class ClassifierServing:
@@ -123,32 +160,36 @@ class ClassifierServing:
         self.values = {name: node.declare_parameter(name, default, about).value
                        for name, (default, about) in PARAMETERS.items()}
         check_choices(self.values)
-        self._pipeline = self._subscription = self._listening_since = None
+        self.cameras = cameras.check_cameras(self.values['cameras'])
+        self._setups = {camera: self._declare_camera(camera) for camera in self.cameras}
+        self._pipeline = self._listening_since = None
+        self._subscriptions = []
         self._serving = self._loading = self._label_info = None
         self._model_fields = {'model': 'none (not configured)', 'device': ''}
         self._switches = self._refused = 0
         self._last_load_ms = None
-        self._health = Health(self.values['stale_after_s'])
+        self._last_error = ''
+        self._health = {camera: Health(self.values['stale_after_s'])
+                        for camera in ('node', *self.cameras)}
         self._finished_loads = []
         self._finished_guard = node.create_guard_condition(self._on_loads_finished)
 
-        self._label_pub = node.create_publisher(String, '~/label', 10)
-        self._fps_pub = node.create_publisher(Float32, '~/fps', 10)
-        self._inference_pub = node.create_publisher(Float32, '~/inference_ms', 10)
-        self._active_pub = node.create_publisher(String, '~/active_model', LATCHED)
         if vision_msgs is None:
             self._log.warning('vision_msgs is not installed: running without ~/classification '
                               'and ~/label_info (install ros-<distro>-vision-msgs)')
         else:
-            self._classification_pub = node.create_publisher(
-                vision_msgs.Classification, '~/classification', 10)
             self._label_info_pub = node.create_publisher(
                 vision_msgs.LabelInfo, '~/label_info', LATCHED)
-        self.diagnostics = DiagnosticsPublisher(node, 'classification', self._report)
+        self._outputs = {camera: CameraOutputs(node, camera, vision_msgs, setup.detections)
+                         for camera, setup in self._setups.items()}
+        self._inference_pub = node.create_publisher(Float32, '~/inference_ms', 10)
+        self._active_pub = node.create_publisher(String, '~/active_model', LATCHED)
+        self.diagnostics = DiagnosticsPublisher(node, 'classification', self._report,
+                                                more=self._camera_statuses)
         node.add_on_set_parameters_callback(self._on_set_parameters)
 
         compressed = self.values['input_transport'] == 'compressed'
-        self._topic = 'image/compressed' if compressed else 'image'
+        self._image_topic = 'image/compressed' if compressed else 'image'
         self._message_type = CompressedImage if compressed else Image
         self._to_rgb = self._compressed_to_rgb if compressed else self._image_to_rgb
         self.input_group = MutuallyExclusiveCallbackGroup()
@@ -156,6 +197,16 @@ class ClassifierServing:
         self._input_spinning = True
         self._input_thread = threading.Thread(target=self._spin_input, name='image input')
         self._input_thread.start()
+
+    def _declare_camera(self, camera):
+        """Declare the parameters of `camera`; return its CameraSetup."""
+        values = {name: self._node.declare_parameter(name, default, about).value
+                  for name, (default, about) in camera_parameters(camera).items()}
+        roi_name, detections_name = values
+        if values[detections_name] and vision_msgs is None:
+            raise ClassifierError(f'parameter {detections_name}: detections need vision_msgs '
+                                  '(install ros-<distro>-vision-msgs)')
+        return CameraSetup(roi_box(values[roi_name], roi_name), values[detections_name])
 
     # --- the lifecycle steps ----------------------------------------------------------------
 
@@ -165,9 +216,10 @@ class ClassifierServing:
         classifier = make_classifier(self.values)
         load_ms = (time.monotonic() - start) * 1000.0
         self._pipeline = FramePipeline(
-            classifier, self._to_rgb, self._publish, cameras=(CAMERA,),
+            classifier, self._to_rgb, self._publish, cameras=self._setups,
             window_s=self.values['fps_window'], on_reject=self._on_reject,
-            on_error=self._on_publish_error, on_labels=self._on_labels)
+            on_error=self._on_publish_error, on_labels=self._on_labels,
+            match_timeout_s=self.values['detections_timeout_s'])
         self._pipeline.top_k, self._pipeline.threshold = (self.values['top_k'],
                                                           self.values['score_threshold'])
         self._now_serving(classifier, load_ms)
@@ -175,19 +227,34 @@ class ClassifierServing:
         self._log.info(f'loaded {self._describe_model()} in {load_ms:.0f} ms')
 
     def activate(self):
-        """Subscribe to the camera and classify its frames."""
-        self._subscription = self._node.create_subscription(
-            self._message_type, self._topic, self._on_image, qos_profile_sensor_data,
-            callback_group=self.input_group)
+        """Subscribe to the cameras (and their detections) and classify their frames."""
+        inputs = []
+        for camera, setup in self._setups.items():
+            inputs.append(self._subscribe(
+                self._message_type, cameras.topic(camera, self._image_topic),
+                lambda msg, camera=camera: self._on_image(camera, msg)))
+            if setup.roi is not None:
+                inputs[-1] += f' (roi {list(setup.roi)})'
+            if setup.detections:
+                inputs[-1] += ' with the boxes on ' + self._subscribe(
+                    vision_msgs.Detection2DArray, cameras.topic(camera, 'detections'),
+                    lambda msg, camera=camera: self._on_detections(camera, msg))
         self._listening_since = time.monotonic()
-        self._log.info(f'classifying {self._subscription.topic_name} '
-                       f'({self.values["input_transport"]}) with {self._describe_model()}')
+        self._log.info(f'classifying {", ".join(inputs)} ({self.values["input_transport"]}) '
+                       f'with {self._describe_model()}')
+
+    def _subscribe(self, message_type, topic, callback):
+        """Subscribe on the camera thread; return the topic's full name."""
+        self._subscriptions.append(self._node.create_subscription(
+            message_type, topic, callback, qos_profile_sensor_data,
+            callback_group=self.input_group))
+        return self._subscriptions[-1].topic_name
 
     def deactivate(self):
-        """Stop listening to the camera; the model stays loaded."""
-        if self._subscription is not None:
-            self._node.destroy_subscription(self._subscription)
-        self._subscription = self._listening_since = None
+        """Stop listening to the cameras; the model stays loaded."""
+        for subscription in self._subscriptions:
+            self._node.destroy_subscription(subscription)
+        self._subscriptions, self._listening_since = [], None
 
     def cleanup(self):
         """Stop listening and release the pipeline and its model."""
@@ -210,10 +277,15 @@ class ClassifierServing:
         while self._input_spinning and self._node.context.ok():
             self._input_executor.spin_once(timeout_sec=SPIN_CHECK_S)
 
-    def _on_image(self, msg):
+    def _on_image(self, camera, msg):
         pipeline = self._pipeline
         if pipeline is not None:
-            pipeline.submit(CAMERA, msg, msg.header, _stamp_s(msg.header.stamp))
+            pipeline.submit(camera, msg, msg.header, _stamp_s(msg.header.stamp))
+
+    def _on_detections(self, camera, msg):
+        pipeline = self._pipeline
+        if pipeline is not None:
+            pipeline.submit_detections(camera, msg, _stamp_s(msg.header.stamp))
 
     @staticmethod
     def _image_to_rgb(msg):
@@ -224,21 +296,17 @@ class ClassifierServing:
     def _compressed_to_rgb(msg):
         return compressed_to_rgb(msg.format, msg.data)
 
-    def _publish(self, labelled):
-        """Publish one frame's labels (pipeline's inference thread)."""
-        predictions = labelled.predictions
-        if vision_msgs is not None:
-            self._classification_pub.publish(vision_msgs.Classification(
-                header=labelled.header, results=[
-                    vision_msgs.ObjectHypothesis(class_id=str(p.index), score=p.score)
-                    for p in predictions]))
-        if predictions:
-            self._label_pub.publish(String(data=predictions[0].label))
-        self._fps_pub.publish(Float32(data=labelled.fps))
-        self._inference_pub.publish(Float32(data=labelled.inference_ms))
+    def _publish(self, batch):
+        """Publish each frame's labels, then each model call's time (pipeline's thread)."""
+        for labelled in batch.labelled:
+            self._outputs[labelled.camera].publish(labelled)
+        for inference_ms in batch.inference_ms:
+            self._inference_pub.publish(Float32(data=inference_ms))
 
     def _on_reject(self, frame, error):
-        self._log.warning(f'frame rejected: {error}', throttle_duration_sec=WARN_PERIOD_S)
+        camera = f'camera {frame.camera}: ' if frame.camera else ''
+        self._log.warning(f'{camera}frame rejected: {error}',
+                          throttle_duration_sec=WARN_PERIOD_S)
 
     def _on_publish_error(self, error):
         self._log.error(f'could not publish labels: {error!r}',
@@ -251,20 +319,27 @@ class ClassifierServing:
         wanted = {**self.values, **changed}
         try:
             check_choices(wanted)
+            rois = {camera: roi_box(p.value, p.name) for camera in self.cameras
+                    for p in parameters if p.name == cameras.parameter(camera, 'roi')}
             if self._pipeline is not None:
                 self._apply(wanted)
         # The parameter call must answer; an unexpected failure is a refusal too.
         except Exception as error:
             reason = str(error) if isinstance(error, ClassifierError) else repr(error)
-            self._refuse(f'refused {changed}: {reason}')
+            self._refuse(f'refused {changed or [p.name for p in parameters]}: {reason}')
             return SetParametersResult(successful=False, reason=reason)
         threshold_changed = wanted['score_threshold'] != self.values['score_threshold']
         self.values = wanted
-        self._health.hold_s = wanted['stale_after_s']
+        for camera, roi in rois.items():
+            self._setups[camera] = self._setups[camera]._replace(roi=roi)
+        for health in self._health.values():
+            health.hold_s = wanted['stale_after_s']
         if self._pipeline is not None:
             self._pipeline.top_k, self._pipeline.threshold = (wanted['top_k'],
                                                               wanted['score_threshold'])
-            self._pipeline.stats[CAMERA].set_window(wanted['fps_window'])
+            self._pipeline.rois.update(rois)
+            for stats in self._pipeline.stats.values():
+                stats.set_window(wanted['fps_window'])
             if threshold_changed:
                 self._publish_label_info(*self._label_info)
         return SetParametersResult(successful=True)
@@ -319,7 +394,8 @@ class ClassifierServing:
 
     def _refuse(self, reason):
         self._refused += 1
-        if self._pipeline is not None:
+        self._last_error = reason
+        if self._pipeline is not None and CAMERA in self._pipeline.stats:
             self._pipeline.stats[CAMERA].error(reason)
         self._log.error(f'{reason}; still {self._describe_model()}')
 
@@ -360,26 +436,62 @@ class ClassifierServing:
     # --- diagnostics ------------------------------------------------------------------------
 
     def _report(self):
-        """Return (level, message, hardware id, values) for /diagnostics."""
+        """
+        Return (level, message, hardware id, values) of the node's status for /diagnostics.
+
+        It names the model, its calls and switches, and holds the camera '' (a single-camera
+        node reports all in this one status); named cameras have statuses of their own.
+        """
         now = time.monotonic()
         values = {**self._model_fields, 'class groups': self.values['class_groups']}
-        snapshot, last_frame_s = {}, None
         if self._pipeline is not None:
-            stats = self._pipeline.stats[CAMERA]
-            snapshot, last_frame_s = stats.snapshot(now), stats.last_received_s
-            values.update(snapshot)
+            values.update(self._pipeline.model_calls.snapshot())
         values.update({'model switches': self._switches, 'refused switches': self._refused,
                        'last load ms': self._last_load_ms or 0.0,
-                       'loading': self._loading[0] if self._loading else ''})
-        level, reasons = self._health.assess(
-            now, {'frames rejected': snapshot.get('frames rejected', 0),
-                  'frames lost upstream': snapshot.get('frames lost upstream', 0),
-                  'refused switches': self._refused},
-            self._listening_since, last_frame_s)
-        state = (f'{self._model_fields["model"]} at {snapshot["fps"]:.1f} fps' if snapshot
-                 else self._model_fields['model'])
-        if self._pipeline is not None and self._subscription is None:
-            state += ', inactive'
+                       'loading': self._loading[0] if self._loading else '',
+                       'last error': self._last_error})
+        level, reasons = self._health['node'].assess(now, {'refused switches': self._refused})
+        state = self._model_fields['model']
+        if CAMERA in self.cameras:
+            camera_level, camera_reasons, snapshot = self._assess_camera(CAMERA, now)
+            values.update(snapshot)
+            level, reasons = max(level, camera_level), camera_reasons + reasons
+            if snapshot:
+                state += f' at {snapshot["fps"]:.1f} fps'
+        named = len(self.cameras) - (CAMERA in self.cameras)
+        if named:
+            state += f', {named} named camera{"s" * (named > 1)}'
+        state += self._inactive()
         if self._loading:
             state += f', loading {self._loading[0]} for {now - self._loading[1]:.0f} s'
         return level, '; '.join([state, *reasons]), values['device'], values
+
+    def _camera_statuses(self):
+        """
+        Return a Status for each named camera: '<node>: camera <c>'.
+
+        One per camera, as diagnostic_updater has one per topic: a monitor then shows which
+        camera is silent or sends bad frames while the others stay OK.
+        """
+        now, statuses = time.monotonic(), []
+        for camera in self.cameras:
+            if camera != CAMERA:
+                level, reasons, snapshot = self._assess_camera(camera, now)
+                state = (f'{snapshot["fps"]:.1f} fps' if snapshot else 'not configured')
+                statuses.append(Status(f'camera {camera}', level, '; '.join(
+                    [state + self._inactive(), *reasons]), self._model_fields['device'],
+                    snapshot))
+        return statuses
+
+    def _assess_camera(self, camera, now):
+        """Return the level, its reasons and the measurements of `camera` now."""
+        if self._pipeline is None:
+            return Level.OK, [], {}
+        snapshot = self._pipeline.snapshot(camera)
+        level, reasons = self._health[camera].assess(
+            now, {name: snapshot.get(name, 0) for name in CAMERA_PROBLEMS},
+            self._listening_since, self._pipeline.stats[camera].last_received_s)
+        return level, reasons, snapshot
+
+    def _inactive(self):
+        return ', inactive' if self._pipeline is not None and not self._subscriptions else ''

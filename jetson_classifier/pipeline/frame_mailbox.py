@@ -22,7 +22,7 @@ class FrameMailbox:
         with self._ready:
             replaced = self._items.get(key)
             self._items[key] = item
-            self._ready.notify()
+            self._ready.notify_all()  # a taker, not only one waiting until taken
         return replaced
 
     def take(self, timeout_s=None):
@@ -37,7 +37,13 @@ class FrameMailbox:
             if self._closed:
                 return None
             items, self._items = list(self._items.values()), {}
+            self._ready.notify_all()
             return items
+
+    def wait_until_taken(self):
+        """Wait until every item put has been taken (or the mailbox is closed)."""
+        with self._ready:
+            self._ready.wait_for(lambda: not self._items or self._closed)
 
     def close(self):
         """Wake every waiting take(); from now on take() returns None."""

@@ -2,27 +2,49 @@
 Camera frames in, labels out, the model swapped between two batches: the node's work, no ROS.
 
 Three threads of its own. The newest frame of each camera waits in a mailbox (a frame
-replaced before it was taken is dropped and counted); the preprocessing thread converts and
-preprocesses the newest frame of every camera that has one while the inference thread runs
-the model on the batch before it and delivers the labels; the loader thread builds a new
-model while the current one serves, and swaps it in between two batches. A frame that cannot
-be converted, preprocessed or classified is rejected with its reason; only close() stops it.
-The labels a model answers with change only between two batches (a model swap, a class group
-change), and `on_labels` hears of each change before the first frame answered with them.
+replaced before it was taken is dropped and counted); the preprocessing thread converts the
+newest frame of every camera that has one, crops its regions and preprocesses them while the
+inference thread runs the model on the batch before it and delivers the labels. It prepares
+one batch ahead, no more: a frame that a newer one replaces while the model is busy costs no
+preprocessing (at saturation that was most of a core on two). The loader thread builds a
+new model while the current one serves, and swaps it in between two batches.
+A camera's regions are the whole image, its fixed ROI, or the boxes of the detections made on
+the frame (matched to it by stamp first). A frame that cannot be converted, preprocessed or
+classified is rejected with its reason, and a region that cannot be placed on its frame is
+left out with its reason; only close() stops it. The labels a model answers with change only
+between two batches (a model swap, a class group change), and `on_labels` hears of each
+change before the first frame answered with them.
 """
 
 import threading
 import time
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, Iterable, List, Mapping, NamedTuple, Optional, Union
 
 import numpy as np
 
+from jetson_classifier.inference.preprocessing import check_rgb
 from jetson_classifier.pipeline.frame_mailbox import FrameMailbox
-from jetson_classifier.pipeline.frame_stats import FrameStats
+from jetson_classifier.pipeline.frame_stats import FrameStats, ModelCallStats
+from jetson_classifier.pipeline.regions import Box, detection_box, place, RegionError
+from jetson_classifier.pipeline.stamp_matcher import DETECTIONS, FRAME, StampMatcher
 
 # How long close() waits for a model being built: a TensorRT build can take minutes, and the
 # loader then drops what it built instead of swapping it in.
 LOADER_JOIN_S = 1.0
+# How long a frame waits for its detections, and detections for their frame.
+MATCH_TIMEOUT_S = 1.0
+
+
+class CameraSetup(NamedTuple):
+    """
+    What of a camera's frames is classified: the whole image, or its `roi`.
+
+    With `detections`, each frame waits for the detections made on it, and each of their
+    boxes (within the ROI, if one is set) is a region.
+    """
+
+    roi: Optional[Box] = None
+    detections: bool = False
 
 
 class Frame(NamedTuple):
@@ -32,16 +54,30 @@ class Frame(NamedTuple):
     message: Any
     header: Any
     received_s: float
+    roi: Optional[Box] = None
+    detections: Any = None
 
 
 class Labelled(NamedTuple):
-    """A frame's predictions (best first), the model call's time and its camera's fps now."""
+    """
+    A frame's predictions per region (best first; [] for a region left out), its camera's fps.
+
+    The regions are the boxes of `detections` (a vision_msgs Detection2DArray) in their
+    order, or else one: the ROI or the whole image.
+    """
 
     camera: str
     header: Any
-    predictions: list
-    inference_ms: float
+    results: List[list]
     fps: float
+    detections: Any = None
+
+
+class Batch(NamedTuple):
+    """The labels of one take of the cameras' newest frames, and each model call's time (ms)."""
+
+    labelled: List[Labelled]
+    inference_ms: List[float]
 
 
 class LoadResult(NamedTuple):
@@ -53,28 +89,39 @@ class LoadResult(NamedTuple):
 
 
 class _Prepared(NamedTuple):
-    """A frame converted and preprocessed for `classifier`, waiting for inference."""
+    """A frame's regions, cropped and preprocessed for `classifier`, waiting for inference."""
 
     frame: Frame
-    rgb: np.ndarray
+    regions: list
+    crops: list
     classifier: Any
-    inputs: np.ndarray
+    inputs: Optional[np.ndarray]
 
 
 class FramePipeline:
     """
     Classifies the newest frame of each camera with `classifier`, on threads of its own.
 
-    `convert(message)` returns an RGB array; `deliver(Labelled)` publishes, from the
-    inference thread, after `on_labels(labels, header)` when the labels changed since the
-    last delivery (header: the first frame answered with them); `on_reject(frame, error)` and
-    `on_error(error)` report what failed. Counts, rates and latencies per camera: `stats`.
+    `cameras` names the cameras (whole images), or maps each name to its CameraSetup.
+    `convert(message)` returns an RGB array; `deliver(Batch)` publishes, from the inference
+    thread, after `on_labels(labels, header)` when the labels changed since the last delivery
+    (header: the first frame answered with them); `on_reject(frame, error)` and
+    `on_error(error)` report what failed. Frame counts, rates and latencies per camera are in
+    `stats`, the model calls in `model_calls`; each camera's ROI can be changed in `rois`.
     """
 
-    def __init__(self, classifier, convert: Callable, deliver: Callable, cameras=('',),
+    def __init__(self, classifier, convert: Callable, deliver: Callable,
+                 cameras: Union[Iterable[str], Mapping[str, CameraSetup]] = ('',),
                  window_s=2.0, on_reject: Callable = None, on_error: Callable = None,
-                 on_labels: Callable = None, clock: Callable[[], float] = time.monotonic):
+                 on_labels: Callable = None, clock: Callable[[], float] = time.monotonic,
+                 match_timeout_s=MATCH_TIMEOUT_S):
+        if not isinstance(cameras, Mapping):
+            cameras = dict.fromkeys(cameras, CameraSetup())
         self.stats = {camera: FrameStats(window_s) for camera in cameras}
+        self.model_calls = ModelCallStats()
+        self.rois = {camera: setup.roi for camera, setup in cameras.items()}
+        self._matchers = {camera: StampMatcher(match_timeout_s)
+                          for camera, setup in cameras.items() if setup.detections}
         self.top_k, self.threshold = 5, 0.0
         self._classifier = classifier
         self._convert, self._deliver, self._clock = convert, deliver, clock
@@ -98,12 +145,44 @@ class FramePipeline:
         return self._classifier
 
     def submit(self, camera, message, header, stamp_s):
-        """Take a frame of `camera` stamped `stamp_s` (seconds); a frame it replaces is dropped."""
+        """
+        Take a frame of `camera` stamped `stamp_s` (seconds); a frame it replaces is dropped.
+
+        A camera with detections holds the frame until the detections stamped the same come.
+        """
         now = self._clock()
-        stats = self.stats[camera]
-        stats.frame_received(stamp_s, now)
-        if self._frames.put(Frame(camera, message, header, now), key=camera) is not None:
-            stats.frame_dropped()
+        self.stats[camera].frame_received(stamp_s, now)
+        frame = Frame(camera, message, header, now, self.rois[camera])
+        matcher = self._matchers.get(camera)
+        if matcher is None:
+            self._put(frame)
+        else:
+            self._put_matched(matcher.add_frame(stamp_s, frame, now))
+
+    def submit_detections(self, camera, detections, stamp_s):
+        """Take the Detection2DArray made on the frame of `camera` stamped `stamp_s`."""
+        self._put_matched(self._matchers[camera].add_detections(stamp_s, detections,
+                                                                self._clock()))
+
+    def snapshot(self, camera):
+        """Return the measurements of `camera` now, with its frames and detections unmatched."""
+        now = self._clock()
+        values = self.stats[camera].snapshot(now)
+        matcher = self._matchers.get(camera)
+        if matcher is not None:
+            matcher.expire(now)
+            values['frames without detections'] = matcher.unmatched[FRAME]
+            values['detections without frame'] = matcher.unmatched[DETECTIONS]
+        return values
+
+    def _put_matched(self, pair):
+        if pair is not None:
+            frame, detections = pair
+            self._put(frame._replace(detections=detections))
+
+    def _put(self, frame):
+        if self._frames.put(frame, key=frame.camera) is not None:
+            self.stats[frame.camera].frame_dropped()
 
     def set_class_groups(self, groups):
         """Answer with the groups of `groups` (file, shipped name; None: none) from next batch."""
@@ -132,27 +211,51 @@ class FramePipeline:
         self._classifier.close()
 
     def _prepare_frames(self):
-        """Preprocessing thread: convert and preprocess each camera's newest frame."""
+        """Preprocessing thread: convert, crop and preprocess each camera's newest frame."""
         while (frames := self._frames.take()) is not None:
             classifier = self._classifier
             for frame in frames:
                 try:
-                    rgb = self._convert(frame.message)
-                    inputs = classifier.preprocess([rgb])
+                    prepared = self._prepare(frame, classifier)
                 # A bad frame must not stop the pipeline, whatever the converter raised.
                 except Exception as error:
                     self._reject(frame, error)
                     continue
-                if self._prepared.put(_Prepared(frame, rgb, classifier, inputs),
-                                      key=frame.camera) is not None:
+                if self._prepared.put(prepared, key=frame.camera) is not None:
                     self.stats[frame.camera].frame_dropped()
+            self._prepared.wait_until_taken()
         self._prepared.close()
+
+    def _prepare(self, frame, classifier):
+        """Place the frame's regions on it (None for each left out), crop and preprocess them."""
+        rgb = self._convert(frame.message)
+        check_rgb(rgb)
+        height, width = rgb.shape[:2]
+        stats = self.stats[frame.camera]
+        if frame.detections is None:
+            try:
+                regions = [place(frame.roi or Box(0, 0, width, height), width, height)]
+            except RegionError as error:  # the ROI is off this frame: the frame is rejected
+                stats.region_rejected(error.reason)
+                raise
+        else:
+            regions = []
+            for detection in frame.detections.detections:
+                try:
+                    regions.append(place(detection_box(detection.bbox), width, height,
+                                         frame.roi))
+                except RegionError as error:
+                    stats.region_rejected(error.reason)
+                    regions.append(None)
+        crops = [region.crop(rgb) for region in regions if region is not None]
+        inputs = classifier.preprocess(crops) if crops else None
+        return _Prepared(frame, regions, crops, classifier, inputs)
 
     def _infer_batches(self):
         """Inference thread: classify the newest prepared frame of every camera, deliver."""
         while (prepared := self._prepared.take()) is not None:
             try:
-                labels, labelled = self._classify(prepared)
+                labels, batch = self._classify(prepared)
             # Nor must a backend failing on one batch.
             except Exception as error:
                 for item in prepared:
@@ -160,30 +263,44 @@ class FramePipeline:
                 continue
             try:
                 if labels != self._delivered_labels:
-                    self._on_labels(labels, labelled[0].header)
+                    self._on_labels(labels, batch.labelled[0].header)
                     self._delivered_labels = labels
-                for item in labelled:
-                    self._deliver(item)
+                self._deliver(batch)
             except Exception as error:  # publishing failed (shutting down): report it
                 self._on_error(error)
 
     def _classify(self, prepared):
-        """Run the serving model on prepared frames as one batch; return labels, Labelled each."""
+        """Run the serving model on the regions of prepared frames as one batch; return labels."""
         with self._model_lock:
             classifier = self._classifier
-            batch = np.concatenate([
-                p.inputs if p.classifier is classifier else classifier.preprocess([p.rgb])
-                for p in prepared])
-            probabilities = classifier.infer(batch)
-            inference_ms = classifier.last_inference_ms
-            rows = classifier.predictions(probabilities, self.top_k, self.threshold)
+            inputs = [p.inputs if p.classifier is classifier else classifier.preprocess(p.crops)
+                      for p in prepared if p.crops]
+            calls_ms, rows = [], []
+            if inputs:
+                probabilities, calls_ms = self._infer(classifier, np.concatenate(inputs))
+                rows = classifier.predictions(probabilities, self.top_k, self.threshold)
             labels = classifier.labels
-        now = self._clock()
-        return labels, [
-            Labelled(p.frame.camera, p.frame.header, predictions, inference_ms,
-                     self.stats[p.frame.camera].frame_classified(p.frame.received_s, now,
-                                                                 inference_ms))
-            for p, predictions in zip(prepared, rows)]
+        now, rows = self._clock(), iter(rows)
+        labelled = []
+        for p in prepared:
+            stats = self.stats[p.frame.camera]
+            results = [[] if region is None else next(rows) for region in p.regions]
+            for region in filter(None, p.regions):
+                stats.region_classified(region.clipped)
+            fps = stats.frame_classified(p.frame.received_s, now, sum(calls_ms))
+            labelled.append(Labelled(p.frame.camera, p.frame.header, results, fps,
+                                     p.frame.detections))
+        return labels, Batch(labelled, calls_ms)
+
+    def _infer(self, classifier, batch):
+        """Return the probabilities of `batch`, in calls of at most the model's max batch."""
+        step = classifier.max_batch or len(batch)
+        outputs, calls_ms = [], []
+        for start in range(0, len(batch), step):
+            outputs.append(classifier.infer(batch[start:start + step]))
+            calls_ms.append(classifier.last_inference_ms)
+            self.model_calls.call_made(calls_ms[-1], len(outputs[-1]))
+        return np.concatenate(outputs), calls_ms
 
     def _reject(self, frame, error):
         self.stats[frame.camera].frame_rejected(f'frame received at {frame.received_s:.3f} s '
