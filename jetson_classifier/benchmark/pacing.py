@@ -68,9 +68,10 @@ def measure_paced(classifier, messages, rate_hz, frames):
     delivered = []
     done = threading.Condition()
 
-    def deliver(labelled):
+    def deliver(batch):
+        arrived, call_ms = time.monotonic(), sum(batch.inference_ms)
         with done:
-            delivered.append((labelled.header, labelled.inference_ms, time.monotonic()))
+            delivered.extend((labelled.header, call_ms, arrived) for labelled in batch.labelled)
             done.notify()
     pipeline = FramePipeline(classifier, convert, deliver)
     sent = {}
