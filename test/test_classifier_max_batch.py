@@ -1,17 +1,10 @@
 """A Classifier's max batch reaches the TensorRT engine (faithful fakes), and a batch fills it."""
 
-from fakes import install
 import numpy as np
 import pytest
 
 from jetson_classifier.errors import ClassifierError
 from jetson_classifier.inference.classifier import Classifier
-
-
-@pytest.fixture
-def fakes(monkeypatch):
-    """Fresh fake tensorrt/pycuda modules in sys.modules for one test."""
-    return install(monkeypatch)
 
 
 def test_a_tensorrt_engine_is_built_for_the_max_batch_asked_and_takes_a_full_batch(
