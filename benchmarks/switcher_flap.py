@@ -20,7 +20,7 @@ import sys
 import time
 
 from jetson_classifier.benchmark.profile_schema import load_profile
-from jetson_classifier.switching.policy import expected_fps, rungs_from_profile
+from jetson_classifier.switching.ladder import expected_fps, rungs_from_profile
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NODES = {'image_source': 'jetson_classifier.nodes.image_source_node',

@@ -16,7 +16,7 @@ from jetson_classifier.benchmark.profile_schema import load_profile
 from jetson_classifier.errors import ClassifierError
 from jetson_classifier.inference.catalog import Catalog
 from jetson_classifier.inference.model_info import ModelInfo, write_model_info
-from jetson_classifier.switching.policy import parse_constraint, plan_rung, rungs_from_profile
+from jetson_classifier.switching.ladder import parse_constraint, plan_rung, rungs_from_profile
 
 # Each tiny model averages the image to its mean colour m = (r, g, b) in [-1, 1] and scores
 # class c as W[c] . m + bias[c]. On a red image m = (1, -1, -1), so the scores are

@@ -6,7 +6,7 @@ import time
 import pytest
 from ros_processes import domain_id
 
-from jetson_classifier.nodes.group_executor import GroupExecutor
+from jetson_classifier.nodes.node_main import GroupExecutor
 
 rclpy = pytest.importorskip('rclpy', reason='rclpy is not installed')
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup  # noqa: E402, I100

@@ -6,9 +6,9 @@ import random
 import pytest
 
 from jetson_classifier.errors import CatalogError
-from jetson_classifier.switching.policy import (
-    choose_rung, Constraint, expected_fps, parse_constraint, Rung, rungs_from_profile,
-    SwitchingPolicy)
+from jetson_classifier.switching.ladder import (
+    choose_rung, Constraint, expected_fps, parse_constraint, Rung, rungs_from_profile)
+from jetson_classifier.switching.policy import SwitchingPolicy
 
 # Binary-exact numbers so that boundaries can be hit exactly: with min_fps 100 and hysteresis
 # 0.25 a better rung must be predicted at >= 125 fps.

@@ -29,7 +29,7 @@ from jetson_classifier.errors import ClassifierError
 from jetson_classifier.inference.backends import BACKEND_NAMES
 from jetson_classifier.inference.catalog import Catalog
 from jetson_classifier.inference.class_groups import load_class_groups
-from jetson_classifier.switching.policy import parse_constraint
+from jetson_classifier.switching.ladder import parse_constraint
 
 SAMPLE_DIR_ENV = 'JETSON_CLASSIFIER_SAMPLE_DIR'
 MEASURED_BACKENDS = tuple(b for b in BACKEND_NAMES if b != 'auto')

@@ -5,7 +5,7 @@ import sys
 import time
 
 from jetson_classifier.benchmark.profile_schema import paced_entries
-from jetson_classifier.switching.policy import plan_rung, rungs_from_profile
+from jetson_classifier.switching.ladder import plan_rung, rungs_from_profile
 
 # A claim "holds" when its fit explains at least this share of the variance.
 CLAIM_R2 = 0.9

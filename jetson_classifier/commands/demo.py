@@ -35,7 +35,7 @@ from jetson_classifier.errors import ClassifierError
 from jetson_classifier.inference.catalog import Catalog, share_dir
 from jetson_classifier.nodes.parameter_client import call, ParameterClient
 from jetson_classifier.nodes.parameters import DECISION_HISTORY, LATCHED
-from jetson_classifier.switching.policy import Constraint, plan_rung, rungs_from_profile
+from jetson_classifier.switching.ladder import Constraint, plan_rung, rungs_from_profile
 
 SHIPPED_PROFILE = Path('docs', 'benchmark', 'profile.json')
 # Measured when no profile ships: four clearly different speeds, a few images and rounds.

@@ -18,8 +18,7 @@ from rclpy.signals import SignalHandlerOptions
 
 from jetson_classifier.errors import ClassifierError
 from jetson_classifier.nodes.classifier_serving import ClassifierServing
-from jetson_classifier.nodes.group_executor import GroupExecutor
-from jetson_classifier.nodes.node_main import run_node
+from jetson_classifier.nodes.node_main import GroupExecutor, run_node
 
 NODE_NAME = 'classifier'
 # How often the main thread leaves rcl_wait: Python runs signal handlers between bytecodes.

@@ -29,7 +29,8 @@ from jetson_classifier.nodes.parameter_client import ParameterClient
 from jetson_classifier.nodes.parameters import DECISION_HISTORY, descriptor, LATCHED
 from jetson_classifier.pipeline.health import Level
 from jetson_classifier.pipeline.rate_meter import NetworkFps
-from jetson_classifier.switching.policy import POLICIES, rungs_from_profile, SwitchingPolicy
+from jetson_classifier.switching.ladder import rungs_from_profile
+from jetson_classifier.switching.policy import POLICIES, SwitchingPolicy
 
 PROFILE_IN_SHARE = 'docs/benchmark/profile.json'
 TICK_S = 0.25
