@@ -11,7 +11,8 @@ import re
 import onnxruntime
 import pytest
 
-from jetson_classifier.benchmark.profile_builder import build_profile, machine_info, write_profile
+from jetson_classifier.benchmark.profile_builder import (
+    build_profile, INT8_FEATURES, machine_info, write_profile)
 from jetson_classifier.benchmark.profile_schema import load_profile, SCHEMA
 from jetson_classifier.errors import ClassifierError
 
@@ -190,3 +191,7 @@ def test_machine_info_reports_this_machine():
                        if line.startswith('model name')]
     if model_names:
         assert info['cpu'] == model_names[0]
+    flags = next((line.split(':', 1)[1].split() for line in open('/proc/cpuinfo')
+                  if line.startswith(('flags', 'Features'))), [])
+    assert info['cpu_int8_instructions'] == [f for f in INT8_FEATURES if f in flags]
+    assert 'avx2' not in flags or 'avx2' in info['cpu_int8_instructions']

@@ -163,7 +163,9 @@ def _caption(profile):
     """Name the machine, date, library versions and data behind the chart."""
     machine = profile['machine']
     created = datetime.datetime.fromisoformat(profile['created'])
-    parts = [f'CPU {machine.get("cpu", "?")} ({machine.get("cpu_count", "?")} cores)',
+    int8 = ', '.join(machine.get('cpu_int8_instructions') or ())
+    parts = [f'CPU {machine.get("cpu", "?")} ({machine.get("cpu_count", "?")} cores'
+             f'{", " + int8 if int8 else ""})',
              f'GPU {machine.get("gpu") or "none"}',
              f'onnxruntime {machine.get("onnxruntime") or "absent"}',
              f'TensorRT {machine.get("tensorrt") or "absent"}',
