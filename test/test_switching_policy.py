@@ -7,7 +7,7 @@ import pytest
 
 from jetson_classifier.errors import CatalogError
 from jetson_classifier.switching.ladder import (
-    choose_rung, Constraint, expected_fps, parse_constraint, Rung, rungs_from_profile)
+    choose_rung, Constraint, expected_fps, parse_constraint, Rung, rungs_from_profile, spaced)
 from jetson_classifier.switching.policy import SwitchingPolicy
 
 # Binary-exact numbers so that boundaries can be hit exactly: with min_fps 100 and hysteresis
@@ -66,6 +66,27 @@ def test_default_ladder_is_the_pareto_list_ordered_fastest_first():
     rungs, warnings = rungs_from_profile(PROFILE)
     assert rungs == LADDER
     assert warnings == []
+
+
+def test_default_ladder_leaves_out_rungs_too_close_to_tell_apart():
+    # Twins within MIN_STEP (15%) of each other's paced fps, as INT8 and FP32 are on a CPU
+    # without VNNI: the more accurate one stays, whichever of the two is faster.
+    profile = {'models': [
+        {'name': name, 'fps': fps, 'top1': top1,
+         'paced': [{'rate_hz': 30.0, 'latency_ms': {'p50': 1000.0 / paced}}]}
+        for name, fps, top1, paced in [
+            ('small_int8', 200.0, 0.79, 178.0), ('small', 180.0, 0.80, 176.0),
+            ('mid_int8', 113.0, 0.870, 111.0), ('mid', 104.0, 0.881, 115.0),
+            ('big_int8', 60.0, 0.899, 57.0), ('big', 53.0, 0.906, 46.0)]],
+        'pareto': ['small_int8', 'small', 'mid_int8', 'mid', 'big_int8', 'big']}
+    rungs, _ = rungs_from_profile(profile)
+    assert [r.name for r in rungs] == ['small', 'mid', 'big_int8', 'big']
+    # A ladder asked for by name is kept whole, ordered by the fps it is expected to run at.
+    rungs, _ = rungs_from_profile(profile, profile['pareto'])
+    assert [r.name for r in rungs] == ['small_int8', 'small', 'mid', 'mid_int8', 'big_int8',
+                                       'big']
+    assert spaced(LADDER, 0.25) == LADDER  # 1.25x apart or more: nothing to leave out
+    assert spaced(LADDER, 0.26) == [LADDER[0], LADDER[2], LADDER[3]]
 
 
 def test_ladder_name_missing_from_profile_is_skipped_with_a_warning():

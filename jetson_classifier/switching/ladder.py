@@ -10,6 +10,9 @@ from typing import NamedTuple, Optional, Tuple
 
 from jetson_classifier.errors import CatalogError
 
+# Rungs of the default ladder lie at least this fraction apart in expected fps: a measurement
+# on a loaded robot cannot tell closer ones apart, and stepping between them only flaps.
+MIN_STEP = 0.15
 # The camera rate planned for until one is measured.
 DEFAULT_CAMERA_HZ = 30.0
 
@@ -98,9 +101,9 @@ def rungs_from_profile(profile, ladder=None):
     """
     Build the ladder, fastest -> most accurate, from a benchmark profile dict.
 
-    `ladder` (model names) defaults to the profile's 'pareto' list. Returns (rungs, warnings):
-    names the profile lacks and duplicates are skipped with a warning. Raises CatalogError for
-    a malformed profile or when no rung is left.
+    `ladder` (model names) defaults to the profile's 'pareto' list, spaced MIN_STEP apart
+    (spaced()). Returns (rungs, warnings): names the profile lacks and duplicates are skipped
+    with a warning. Raises CatalogError for a malformed profile or when no rung is left.
     """
     models = profile.get('models') if isinstance(profile, dict) else None
     if not isinstance(models, list):
@@ -120,12 +123,31 @@ def rungs_from_profile(profile, ladder=None):
     if not rungs:
         raise CatalogError(f'no usable rung: ladder {list(names)} vs profile models '
                            f'{sorted(map(str, by_name))}')
-    rungs.sort(key=lambda r: -r.fps)
+    rungs.sort(key=lambda r: -expected_fps(r)[0])
+    if ladder is None:
+        rungs = spaced(rungs)
     for faster, slower in zip(rungs, rungs[1:]):
         if None not in (faster.accuracy, slower.accuracy) and slower.accuracy <= faster.accuracy:
             warnings.append(f'{slower.name} is slower than {faster.name} but not more accurate: '
                             'stepping up to it gains nothing')
     return rungs, warnings
+
+
+def spaced(rungs, min_step=MIN_STEP):
+    """
+    Thin `rungs` (fastest first) to rungs at least `min_step` apart in expected fps.
+
+    From the slowest up, a rung expected within min_step of the last one kept takes its place
+    if it is more accurate, and is left out otherwise.
+    """
+    kept = []
+    for rung in reversed(rungs):
+        if kept and expected_fps(rung)[0] < (1 + min_step) * expected_fps(kept[-1])[0]:
+            if (rung.accuracy or 0.0) > (kept[-1].accuracy or 0.0):
+                kept[-1] = rung
+            continue
+        kept.append(rung)
+    return kept[::-1]
 
 
 def _top1(rung):
