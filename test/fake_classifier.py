@@ -11,14 +11,13 @@ as a build that fails.
 import sys
 
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
 from std_msgs.msg import Float32, String
 
 from jetson_classifier.benchmark.profile_schema import load_profile
+from jetson_classifier.nodes.node_main import run_node
 from jetson_classifier.nodes.parameters import LATCHED
 
 
@@ -72,17 +71,8 @@ class FakeClassifier(Node):
 
 
 def main(args=None):
-    """Run until Ctrl-C."""
-    rclpy.init(args=args)
-    node = FakeClassifier()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    """Run until Ctrl-C, as the package's nodes do."""
+    return run_node(FakeClassifier, 'classifier', args)
 
 
 if __name__ == '__main__':

@@ -36,7 +36,8 @@ def run_node(node_class, name, args=None, spin=rclpy.spin, errors=(ClassifierErr
     """
     Create `node_class()` and `spin` it; return the process's exit code.
 
-    Ctrl-C (or a shutdown from outside) ends it with 0 and no traceback; one of `errors`
+    Ctrl-C (or a shutdown from outside) ends it with 0 and no traceback, even when the
+    executor was making its wait set as the context went down; one of `errors`
     (a bad parameter, a missing file) is logged under `name` as one fatal line and ends it
     with 1. The package's Python log records, INFO and up, become ROS log lines of `name`.
     """
@@ -54,6 +55,12 @@ def run_node(node_class, name, args=None, spin=rclpy.spin, errors=(ClassifierErr
     except errors as error:
         rclpy.logging.get_logger(name).fatal(str(error))
         return 1
+    except Exception:
+        # Ctrl-C shuts the context down from rclpy's signal handler; an executor making its
+        # wait set just then raises RCLError "the given context is not valid" (ros2/ros2cli
+        # PR 854). Stopping is what was asked for; any other error still ends with a traceback.
+        if rclpy.ok():
+            raise
     finally:
         if node is not None:
             node.destroy_node()
