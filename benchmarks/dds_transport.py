@@ -16,10 +16,10 @@ import os
 from pathlib import Path
 import signal
 import statistics
-import sys
 import time
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.ros_graph import ros_processes
+
 SIZES = ((640, 480), (1280, 720), (1920, 1080))
 SOURCE_MODULE = 'jetson_classifier.nodes.image_source_node'
 COUNTER_MODULE = 'benchmarks.dds_transport'
@@ -29,13 +29,6 @@ NODE_PARAMS = {'model': 'lite0_160_int8', 'threads': 1}
 NODE_STATUS = '/classifier: classification'
 # Long enough for the node's next 1 Hz diagnostics to count the last frame.
 NODE_SETTLE_S = 2.5
-
-
-def _ros_processes():
-    """Import the process helpers the tests use (test/ros_processes.py)."""
-    sys.path.insert(0, str(REPO_ROOT / 'test'))
-    import ros_processes
-    return ros_processes
 
 
 def _run_subscriber(subscribe, result):
@@ -158,7 +151,7 @@ def main(argv=None):
         (watch_node if args.count == 'node' else count_frames)()
         return
 
-    processes = _ros_processes()
+    processes = ros_processes()
     settings = {'defaults': None, 'camera profile (SHM 16 MiB)': processes.CAMERA_PROFILE}
     results = []
     for setting, profile in settings.items():

@@ -24,7 +24,8 @@ import os
 from pathlib import Path
 import time
 
-from benchmarks.node_overhead import _ros_processes, HEIGHT, loop_rate, WIDTH
+from benchmarks.node_overhead import HEIGHT, loop_rate, WIDTH
+from benchmarks.ros_graph import ros_processes
 import numpy as np
 
 from jetson_classifier.inference.classifier import Classifier
@@ -223,7 +224,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     args.load_before, args.loads = os.getloadavg()[0], []
 
-    processes = _ros_processes()
+    processes = ros_processes()
     raw = measure_raw(args.model, args.threads, args.seconds)
     print(f"raw: {raw['batch_1_fps']:.1f} images/s at batch 1, {raw['batch_4_fps']:.1f} at "
           'batch 4', flush=True)

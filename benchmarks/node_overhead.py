@@ -18,25 +18,18 @@ import argparse
 import json
 import os
 from pathlib import Path
-import sys
 import time
+
+from benchmarks.ros_graph import ros_processes
 
 from jetson_classifier.inference.classifier import Classifier
 from jetson_classifier.pipeline.frame_sources import builtin_photos, resize
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 WIDTH, HEIGHT = 640, 480
 NODE_MODULE = 'jetson_classifier.nodes.classifier_node'
 SOURCE_MODULE = 'jetson_classifier.nodes.image_source_node'
 CAMERA_HZ = 30.0
 WARM_UP_S = 3.0
-
-
-def _ros_processes():
-    """Import the process helpers the tests use (test/ros_processes.py)."""
-    sys.path.insert(0, str(REPO_ROOT / 'test'))
-    import ros_processes
-    return ros_processes
 
 
 def loop_rate(work, seconds):
@@ -134,7 +127,7 @@ def main(argv=None):
     parser.add_argument('--json', type=Path, default=Path('node_overhead.json'))
     args = parser.parse_args(argv)
 
-    processes = _ros_processes()
+    processes = ros_processes()
     raw = measure_raw(args.model, args.threads, args.seconds)
     print(f"raw: backend {raw['backend_fps']:.1f} fps, standalone {raw['standalone_fps']:.1f} "
           'fps', flush=True)

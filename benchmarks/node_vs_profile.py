@@ -17,24 +17,17 @@ import json
 import os
 from pathlib import Path
 import statistics
-import sys
+
+from benchmarks.ros_graph import REPO_ROOT, ros_processes
 
 from jetson_classifier.benchmark.profile_schema import load_profile, paced_entries
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 NODE_MODULE = 'jetson_classifier.nodes.classifier_node'
 SOURCE_MODULE = 'jetson_classifier.nodes.image_source_node'
 WIDTH, HEIGHT = 640, 480
 SETTLE_S = 3.0
 # The node keeps the profile's speed where its median is within this of the paced p50.
 TOLERANCE = 0.15
-
-
-def _ros_processes():
-    """Import the process helpers the tests use (test/ros_processes.py)."""
-    sys.path.insert(0, str(REPO_ROOT / 'test'))
-    import ros_processes
-    return ros_processes
 
 
 def measure(processes, domain, models, rate_hz, seconds):
@@ -115,7 +108,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     profile = load_profile(args.profile)
     models = args.models or [m['name'] for m in profile['models']]
-    samples = measure(_ros_processes(), args.domain, models, args.rate, args.seconds)
+    samples = measure(ros_processes(), args.domain, models, args.rate, args.seconds)
     lines, rows = report(profile, samples, args.rate)
     print('\n' + '\n'.join(lines))
     args.json.write_text(json.dumps({'profile': str(args.profile), 'rate_hz': args.rate,

@@ -16,13 +16,13 @@ import contextlib
 import json
 import os
 from pathlib import Path
-import sys
 import time
+
+from benchmarks.ros_graph import REPO_ROOT, ros_processes
 
 from jetson_classifier.benchmark.profile_schema import load_profile
 from jetson_classifier.switching.ladder import expected_fps, rungs_from_profile
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 NODES = {'image_source': 'jetson_classifier.nodes.image_source_node',
          'classifier': 'jetson_classifier.nodes.classifier_node',
          'switcher': 'jetson_classifier.nodes.switcher_node'}
@@ -31,13 +31,6 @@ HYSTERESIS = 0.15
 # a little more, so that the rung steps back up once the hog is gone.
 UNDER_UPPER = 1.3
 MAX_SWITCHES = 4
-
-
-def _ros_processes():
-    """Import the process helpers the tests use (test/ros_processes.py)."""
-    sys.path.insert(0, str(REPO_ROOT / 'test'))
-    import ros_processes
-    return ros_processes
 
 
 def choose_target(profile, upper):
@@ -100,7 +93,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     ladder, upper, min_fps = choose_target(load_profile(args.profile), args.upper)
     print(f'ladder {ladder}; min_fps {min_fps} (upper rung {upper})', flush=True)
-    active, decisions = run(_ros_processes(), args.domain, args.profile, ladder, upper, min_fps,
+    active, decisions = run(ros_processes(), args.domain, args.profile, ladder, upper, min_fps,
                             args.seconds, args.hog_at, args.hog_seconds)
     switches = len(active) - 1
     hog_end = args.hog_at + args.hog_seconds
