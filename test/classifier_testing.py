@@ -47,18 +47,38 @@ def outputs(ros):
     }
 
 
-def diagnostics(received):
-    """Return (level, key -> value) of the classifier's latest diagnostics status."""
+def classifier_status(received):
+    """Return key -> value of the classifier's latest diagnostics status, or None."""
+    level_values = _latest(received)
+    return None if level_values is None else level_values[1]
+
+
+def _latest(received):
+    """Return (level, key -> value) of the classifier's latest status, or None."""
     for _, array in reversed(received):
         for status in array.status:
             if status.name == '/classifier: classification':
                 return status.level, {kv.key: kv.value for kv in status.values}
-    raise AssertionError('no diagnostics from the classifier')
+    return None
+
+
+def diagnostics(received):
+    """Return (level, key -> value) of the classifier's latest diagnostics status."""
+    level_values = _latest(received)
+    assert level_values is not None, 'no diagnostics from the classifier'
+    return level_values
 
 
 def wait_for_diagnostics(ros, received, condition, timeout_s=5.0):
-    """Spin until the latest diagnostics satisfy condition(values); return those values."""
-    ros.spin_until(lambda: received and condition(diagnostics(received)[1]), timeout_s)
+    """
+    Spin until the latest diagnostics satisfy condition(values); return those values.
+
+    Other nodes (an image source) publish on /diagnostics too, and may be heard first.
+    """
+    def satisfied():
+        values = classifier_status(received)
+        return values is not None and condition(values)
+    ros.spin_until(satisfied, timeout_s)
     return diagnostics(received)[1]
 
 

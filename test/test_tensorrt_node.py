@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 import shutil
 
+from classifier_testing import classifier_status
 from diagnostic_msgs.msg import DiagnosticArray
 from fakes import TENSORRT_VERSIONS
 import pytest
@@ -29,15 +30,6 @@ def fake_tensorrt_env(version, cache_dir):
     env['FAKE_TENSORRT_VERSION'] = version
     env[CACHE_DIR_ENV] = str(cache_dir)
     return env
-
-
-def classifier_status(received):
-    """Return key -> value of the classifier's latest diagnostics, or None."""
-    for _, array in reversed(received):
-        for status in array.status:
-            if status.name == '/classifier: classification':
-                return {kv.key: kv.value for kv in status.values}
-    return None
 
 
 @pytest.mark.parametrize('version', TENSORRT_VERSIONS)
