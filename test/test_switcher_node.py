@@ -50,12 +50,6 @@ def graph(ros, env, profile_path):
     ros.unsubscribe_all()
 
 
-# --- the fps window, without ROS --------------------------------------------------------------
-
-
-# --- the node against the stand-in classifier ---------------------------------------------------
-
-
 def test_plan_is_applied_when_the_classifier_comes_up_after_the_switcher(graph):
     with graph.switcher(min_fps=150.0, **FAST) as switcher:
         switcher.wait_for_output('waiting for /classifier')
@@ -95,31 +89,20 @@ def test_steps_down_under_load_and_back_up_when_it_lifts_without_oscillating(gra
                                '(min_fps 150 + 25%) for '), lines
 
 
-def test_refused_rung_is_reported_and_the_next_one_planned(graph):
+@pytest.mark.parametrize('how, why', [
+    ('refuse', "cannot load model 'lite1_int8': test refusal"),  # in the SetParameters answer
+    ('fail_to_build', 'it failed to build; /classifier keeps lite2')])  # accepted, then failed
+def test_a_refused_rung_is_reported_and_the_next_one_planned(graph, how, why):
     with graph.switcher(min_fps=150.0, **FAST) as switcher, \
-            fake_classifier(graph, 'lite2', refuse=['lite1_int8']):
+            fake_classifier(graph, 'lite2', **{how: ['lite1_int8']}):
         graph.wait_actives(['lite2', 'lite0_int8'])
         graph.ros.spin_for(2.0)
-    assert "refused model lite1_int8: cannot load model 'lite1_int8': test refusal" in \
-        switcher.output()
+    assert f'refused model lite1_int8: {why}' in switcher.output()
     lines = graph.decision_lines()
     assert len(lines) == 2, lines
     assert lines[1].startswith(
         'plan lite0_int8: most accurate rung expected to meet min_fps 150 (400.0 fps, top-1 '
-        "0.744) [back-to-back]; lite1_int8 refused (cannot load model 'lite1_int8': test "
-        'refusal)'), lines
-
-
-def test_a_rung_that_fails_to_build_after_it_was_accepted_is_banned_like_a_refused_one(graph):
-    with graph.switcher(min_fps=150.0, **FAST) as switcher, \
-            fake_classifier(graph, 'lite2', fail_to_build=['lite1_int8']):
-        graph.wait_actives(['lite2', 'lite0_int8'])
-        graph.ros.spin_for(2.0)
-    assert 'refused model lite1_int8: it failed to build; /classifier keeps lite2' in \
-        switcher.output()
-    lines = graph.decision_lines()
-    assert len(lines) == 2 and lines[1].startswith('plan lite0_int8: '), lines
-    assert 'lite1_int8 refused (it failed to build' in lines[1], lines
+        f'0.744) [back-to-back]; lite1_int8 refused ({why.split(";")[0]}'), lines
 
 
 def test_diagnostics_report_the_target_the_active_model_and_the_last_decision(graph):
