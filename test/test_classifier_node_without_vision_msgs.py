@@ -3,7 +3,8 @@
 import pytest
 from ros_processes import domain_id
 
-from jetson_classifier.nodes import classifier_node, classifier_serving
+from jetson_classifier.nodes import classifier_node
+from jetson_classifier.nodes.serving import classifier_serving
 
 rclpy = pytest.importorskip('rclpy', reason='rclpy is not installed')
 

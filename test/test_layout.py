@@ -97,5 +97,5 @@ def test_no_import_cycle():
 def test_the_checks_see_the_package():
     graph = module_graph()
     assert len(graph) > 50
-    assert 'jetson_classifier.inference.classifier' in graph['jetson_classifier.nodes.'
-                                                             'classifier_parameters']
+    assert 'jetson_classifier.inference.classifier' in graph[
+        'jetson_classifier.nodes.serving.classifier_parameters']

@@ -1,7 +1,7 @@
 """
 The classifier as a ROS 2 node: `ros2 run jetson_classifier classifier`.
 
-It serves through nodes.classifier_serving: loads its model and subscribes at start
+It serves through nodes.serving: loads its model and subscribes at start
 (lifecycle_classifier_node is the managed variant). Threads: the callbacks of every camera
 and detections input run on one thread of their own, the pipeline has its preprocessing,
 inference and loader threads, and the main thread runs the parameter services and the
@@ -17,8 +17,8 @@ from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 from jetson_classifier.errors import ClassifierError
-from jetson_classifier.nodes.classifier_serving import ClassifierServing
 from jetson_classifier.nodes.node_main import GroupExecutor, run_node
+from jetson_classifier.nodes.serving.classifier_serving import ClassifierServing
 
 NODE_NAME = 'classifier'
 # How often the main thread leaves rcl_wait: Python runs signal handlers between bytecodes.

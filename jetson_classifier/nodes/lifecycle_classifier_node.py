@@ -12,7 +12,7 @@ from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 
 from jetson_classifier.errors import ClassifierError
 from jetson_classifier.nodes.classifier_node import NODE_NAME, run_classifier
-from jetson_classifier.nodes.classifier_serving import ClassifierServing
+from jetson_classifier.nodes.serving.classifier_serving import ClassifierServing
 
 
 class LifecycleClassifierNode(LifecycleNode):

@@ -4,12 +4,8 @@ The classifier's ROS side: parameters, camera subscriptions, labels, diagnostics
 One ClassifierServing serves both the plain node (configured and active from the start) and
 the managed one (configure, activate, deactivate and cleanup are lifecycle transitions). The
 work itself is a pipeline.FramePipeline: one model, one batch of the newest frame of every
-camera (`cameras`), each camera's labels on topics of its own (nodes.camera_outputs). A model
-change is checked at once (a name that the catalog lacks, a missing or unreadable file is
-refused in the SetParameters answer), then built on the pipeline's loader thread while the
-old model serves, so parameter services and diagnostics keep answering through a
-minutes-long TensorRT build. The outcome is published on `~/active_model`; a model that fails
-to build is logged, counted, and the `model` parameter returns to the model that serves.
+camera (`cameras`), each camera's labels on topics of its own (camera_outputs). Model
+switches are model_switches' job, the statuses on /diagnostics classifier_status'.
 """
 
 import threading
@@ -18,22 +14,21 @@ import time
 from builtin_interfaces.msg import Time
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image
-from std_msgs.msg import Float32, String
+from std_msgs.msg import Float32
 
 from jetson_classifier.errors import ClassifierError
-from jetson_classifier.nodes.camera_outputs import CameraOutputs
-from jetson_classifier.nodes.classifier_parameters import (
-    CAMERA, camera_parameters, check_choices, check_model, describe, make_classifier,
-    MODEL_PARAMETERS, PARAMETERS)
-from jetson_classifier.nodes.diagnostics import DiagnosticsPublisher, Status
+from jetson_classifier.nodes.diagnostics import DiagnosticsPublisher
 from jetson_classifier.nodes.node_main import GroupExecutor
 from jetson_classifier.nodes.parameters import LATCHED
+from jetson_classifier.nodes.serving.camera_outputs import CameraOutputs
+from jetson_classifier.nodes.serving.classifier_parameters import (
+    camera_parameters, check_choices, make_classifier, PARAMETERS)
+from jetson_classifier.nodes.serving.classifier_status import ClassifierStatus
+from jetson_classifier.nodes.serving.model_switches import ModelSwitches
 from jetson_classifier.pipeline import cameras
 from jetson_classifier.pipeline.frame_pipeline import CameraSetup, FramePipeline
-from jetson_classifier.pipeline.health import Health, Level
 from jetson_classifier.pipeline.image_conversion import compressed_to_rgb, image_to_rgb
 from jetson_classifier.pipeline.regions import roi_box
 
@@ -43,9 +38,6 @@ except ImportError:
     vision_msgs = None
 
 WARN_PERIOD_S = 5.0
-# A camera's counters that hold its status at WARN while they grow.
-CAMERA_PROBLEMS = ('frames rejected', 'frames lost upstream', 'regions rejected',
-                   'detections without frame')
 # How often the camera thread leaves rcl_wait to see a request to stop.
 SPIN_CHECK_S = 0.1
 
@@ -65,17 +57,10 @@ class ClassifierServing:
         check_choices(self.values)
         self.cameras = cameras.check_cameras(self.values['cameras'])
         self._setups = {camera: self._declare_camera(camera) for camera in self.cameras}
-        self._pipeline = self._listening_since = None
+        self.listening_since = self._label_info = None
         self._subscriptions = []
-        self._serving = self._loading = self._label_info = None
-        self._model_fields = {'model': 'none (not configured)', 'device': ''}
-        self._switches = self._refused = 0
-        self._last_load_ms = None
-        self._last_error = ''
-        self._health = {camera: Health(self.values['stale_after_s'])
-                        for camera in ('node', *self.cameras)}
-        self._finished_loads = []
-        self._finished_guard = node.create_guard_condition(self._on_loads_finished)
+        self.models = ModelSwitches(node)
+        self.status = ClassifierStatus(self)
 
         if vision_msgs is None:
             self._log.warning('vision_msgs is not installed: running without ~/classification '
@@ -86,9 +71,8 @@ class ClassifierServing:
         self._outputs = {camera: CameraOutputs(node, camera, vision_msgs, setup.detections)
                          for camera, setup in self._setups.items()}
         self._inference_pub = node.create_publisher(Float32, '~/inference_ms', 10)
-        self._active_pub = node.create_publisher(String, '~/active_model', LATCHED)
-        self.diagnostics = DiagnosticsPublisher(node, 'classification', self._report,
-                                                more=self._camera_statuses)
+        self.diagnostics = DiagnosticsPublisher(node, 'classification', self.status.report,
+                                                more=self.status.camera_statuses)
         node.add_on_set_parameters_callback(self._on_set_parameters)
 
         compressed = self.values['input_transport'] == 'compressed'
@@ -118,16 +102,15 @@ class ClassifierServing:
         start = time.monotonic()
         classifier = make_classifier(self.values)
         load_ms = (time.monotonic() - start) * 1000.0
-        self._pipeline = FramePipeline(
+        self.models.pipeline = pipeline = FramePipeline(
             classifier, self._to_rgb, self._publish, cameras=self._setups,
             window_s=self.values['fps_window'], on_reject=self._on_reject,
             on_error=self._on_publish_error, on_labels=self._on_labels,
             match_timeout_s=self.values['detections_timeout_s'])
-        self._pipeline.top_k, self._pipeline.threshold = (self.values['top_k'],
-                                                          self.values['score_threshold'])
-        self._now_serving(classifier, load_ms)
+        pipeline.top_k, pipeline.threshold = self.values['top_k'], self.values['score_threshold']
+        self.models.now_serving(classifier, load_ms, self.values)
         self._publish_label_info(classifier.labels, Time())
-        self._log.info(f'loaded {self._describe_model()} in {load_ms:.0f} ms')
+        self._log.info(f'loaded {self.models.describe()} in {load_ms:.0f} ms')
 
     def activate(self):
         """Subscribe to the cameras (and their detections) and classify their frames."""
@@ -142,9 +125,9 @@ class ClassifierServing:
                 inputs[-1] += ' with the boxes on ' + self._subscribe(
                     vision_msgs.Detection2DArray, cameras.topic(camera, 'detections'),
                     lambda msg, camera=camera: self._on_detections(camera, msg))
-        self._listening_since = time.monotonic()
+        self.listening_since = time.monotonic()
         self._log.info(f'classifying {", ".join(inputs)} ({self.values["input_transport"]}) '
-                       f'with {self._describe_model()}')
+                       f'with {self.models.describe()}')
 
     def _subscribe(self, message_type, topic, callback):
         """Subscribe on the camera thread; return the topic's full name."""
@@ -157,15 +140,14 @@ class ClassifierServing:
         """Stop listening to the cameras; the model stays loaded."""
         for subscription in self._subscriptions:
             self._node.destroy_subscription(subscription)
-        self._subscriptions, self._listening_since = [], None
+        self._subscriptions, self.listening_since = [], None
 
     def cleanup(self):
         """Stop listening and release the pipeline and its model."""
         self.deactivate()
-        if self._pipeline is not None:
-            self._pipeline.close()
-        self._pipeline = self._serving = None
-        self._model_fields = {'model': 'none (cleaned up)', 'device': ''}
+        if self.models.pipeline is not None:
+            self.models.pipeline.close()
+        self.models.released('cleaned up')
 
     def close(self):
         """Release everything and stop the camera thread (before the node is destroyed)."""
@@ -181,12 +163,12 @@ class ClassifierServing:
             self._input_executor.spin_once(timeout_sec=SPIN_CHECK_S)
 
     def _on_image(self, camera, msg):
-        pipeline = self._pipeline
+        pipeline = self.models.pipeline
         if pipeline is not None:
             pipeline.submit(camera, msg, msg.header, _stamp_s(msg.header.stamp))
 
     def _on_detections(self, camera, msg):
-        pipeline = self._pipeline
+        pipeline = self.models.pipeline
         if pipeline is not None:
             pipeline.submit_detections(camera, msg, _stamp_s(msg.header.stamp))
 
@@ -220,100 +202,31 @@ class ClassifierServing:
     def _on_set_parameters(self, parameters):
         changed = {p.name: p.value for p in parameters if p.name in self.values}
         wanted = {**self.values, **changed}
+        pipeline = self.models.pipeline
         try:
             check_choices(wanted)
             rois = {camera: roi_box(p.value, p.name) for camera in self.cameras
                     for p in parameters if p.name == cameras.parameter(camera, 'roi')}
-            if self._pipeline is not None:
-                self._apply(wanted)
+            if pipeline is not None:
+                self.models.apply(self.values, wanted)
         # The parameter call must answer; an unexpected failure is a refusal too.
         except Exception as error:
             reason = str(error) if isinstance(error, ClassifierError) else repr(error)
-            self._refuse(f'refused {changed or [p.name for p in parameters]}: {reason}')
+            self.models.refuse(f'refused {changed or [p.name for p in parameters]}: {reason}')
             return SetParametersResult(successful=False, reason=reason)
         threshold_changed = wanted['score_threshold'] != self.values['score_threshold']
         self.values = wanted
         for camera, roi in rois.items():
             self._setups[camera] = self._setups[camera]._replace(roi=roi)
-        for health in self._health.values():
-            health.hold_s = wanted['stale_after_s']
-        if self._pipeline is not None:
-            self._pipeline.top_k, self._pipeline.threshold = (wanted['top_k'],
-                                                              wanted['score_threshold'])
-            self._pipeline.rois.update(rois)
-            for stats in self._pipeline.stats.values():
+        self.status.hold(wanted['stale_after_s'])
+        if pipeline is not None:
+            pipeline.top_k, pipeline.threshold = wanted['top_k'], wanted['score_threshold']
+            pipeline.rois.update(rois)
+            for stats in pipeline.stats.values():
                 stats.set_window(wanted['fps_window'])
             if threshold_changed:
                 self._publish_label_info(*self._label_info)
         return SetParametersResult(successful=True)
-
-    def _apply(self, wanted):
-        """Start the model switch or class group change `wanted` asks for; raise to refuse."""
-        asked = any(wanted[name] != self.values[name] for name in MODEL_PARAMETERS)
-        regroup = wanted['class_groups'] != self.values['class_groups']
-        if (asked or regroup) and self._loading is not None:
-            model, since = self._loading
-            raise ClassifierError(f'{model} is still loading ({time.monotonic() - since:.0f} s '
-                                  'so far): ask again once ~/active_model names it')
-        if asked and any(wanted[name] != self._serving[name] for name in MODEL_PARAMETERS):
-            check_model(wanted)
-            self._loading = wanted['model'], time.monotonic()
-            self._log.info(f'loading {wanted["model"]} while {self._describe_model()} serves')
-            self._pipeline.switch(lambda: make_classifier(wanted),
-                                  lambda result: self._load_finished(result, wanted))
-        elif regroup:
-            self._pipeline.set_class_groups(wanted['class_groups'] or None)
-            self._log.info(f'class groups now {wanted["class_groups"] or "off"}: '
-                           f'{len(self._pipeline.classifier.labels)} labels')
-
-    def _load_finished(self, result, values):
-        """Hand a finished load over to the executor thread (called on the loader thread)."""
-        self._finished_loads.append((result, values))
-        self._finished_guard.trigger()
-
-    def _on_loads_finished(self):
-        while self._finished_loads:
-            result, values = self._finished_loads.pop(0)
-            self._loading = None
-            if result.error is None:
-                self._switched(result, values)
-            else:
-                self._load_failed(result.error, values)
-
-    def _switched(self, result, values):
-        before = self._describe_model()
-        self._switches += 1
-        self._now_serving(result.classifier, result.load_ms, values)
-        self._log.info(f'switched model: {before} -> {self._describe_model()}, loaded in '
-                       f'{result.load_ms:.0f} ms')
-
-    def _load_failed(self, error, values):
-        reason = str(error) if isinstance(error, ClassifierError) else repr(error)
-        self._refuse(f'could not load {values["model"]}: {reason}')
-        self._active_pub.publish(String(data=self._serving['model']))
-        self._node.set_parameters([Parameter(name, value=self._serving[name])
-                                   for name in MODEL_PARAMETERS
-                                   if self.values[name] != self._serving[name]])
-
-    def _refuse(self, reason):
-        self._refused += 1
-        self._last_error = reason
-        if self._pipeline is not None and CAMERA in self._pipeline.stats:
-            self._pipeline.stats[CAMERA].error(reason)
-        self._log.error(f'{reason}; still {self._describe_model()}')
-
-    def _now_serving(self, classifier, load_ms, values=None):
-        values = self.values if values is None else values
-        self._serving = {name: values[name] for name in MODEL_PARAMETERS}
-        self._model_fields = describe(classifier)
-        self._last_load_ms = load_ms
-        self._active_pub.publish(String(data=values['model']))
-
-    def _describe_model(self):
-        fields = self._model_fields
-        groups = self.values['class_groups']
-        return (f'{fields["model"]} on {fields.get("backend")} ({fields["device"]}, '
-                f'{fields.get("precision")})' + (f', groups {groups}' if groups else ''))
 
     def _on_labels(self, labels, header):
         """Publish the labels a model answers with from the frame stamped like `header` on."""
@@ -335,66 +248,3 @@ class ClassifierServing:
                          for index, label in enumerate(labels)]
         msg.threshold = float(self.values['score_threshold'])
         self._label_info_pub.publish(msg)
-
-    # --- diagnostics ------------------------------------------------------------------------
-
-    def _report(self):
-        """
-        Return (level, message, hardware id, values) of the node's status for /diagnostics.
-
-        It names the model, its calls and switches, and holds the camera '' (a single-camera
-        node reports all in this one status); named cameras have statuses of their own.
-        """
-        now = time.monotonic()
-        values = {**self._model_fields, 'class groups': self.values['class_groups']}
-        if self._pipeline is not None:
-            values.update(self._pipeline.model_calls.snapshot())
-        values.update({'model switches': self._switches, 'refused switches': self._refused,
-                       'last load ms': self._last_load_ms or 0.0,
-                       'loading': self._loading[0] if self._loading else '',
-                       'last error': self._last_error})
-        level, reasons = self._health['node'].assess(now, {'refused switches': self._refused})
-        state = self._model_fields['model']
-        if CAMERA in self.cameras:
-            camera_level, camera_reasons, snapshot = self._assess_camera(CAMERA, now)
-            values.update(snapshot)
-            level, reasons = max(level, camera_level), camera_reasons + reasons
-            if snapshot:
-                state += f' at {snapshot["fps"]:.1f} fps'
-        named = len(self.cameras) - (CAMERA in self.cameras)
-        if named:
-            state += f', {named} named camera{"s" * (named > 1)}'
-        state += self._inactive()
-        if self._loading:
-            state += f', loading {self._loading[0]} for {now - self._loading[1]:.0f} s'
-        return level, '; '.join([state, *reasons]), values['device'], values
-
-    def _camera_statuses(self):
-        """
-        Return a Status for each named camera: '<node>: camera <c>'.
-
-        One per camera, as diagnostic_updater has one per topic: a monitor then shows which
-        camera is silent or sends bad frames while the others stay OK.
-        """
-        now, statuses = time.monotonic(), []
-        for camera in self.cameras:
-            if camera != CAMERA:
-                level, reasons, snapshot = self._assess_camera(camera, now)
-                state = (f'{snapshot["fps"]:.1f} fps' if snapshot else 'not configured')
-                statuses.append(Status(f'camera {camera}', level, '; '.join(
-                    [state + self._inactive(), *reasons]), self._model_fields['device'],
-                    snapshot))
-        return statuses
-
-    def _assess_camera(self, camera, now):
-        """Return the level, its reasons and the measurements of `camera` now."""
-        if self._pipeline is None:
-            return Level.OK, [], {}
-        snapshot = self._pipeline.snapshot(camera)
-        level, reasons = self._health[camera].assess(
-            now, {name: snapshot.get(name, 0) for name in CAMERA_PROBLEMS},
-            self._listening_since, self._pipeline.stats[camera].last_received_s)
-        return level, reasons, snapshot
-
-    def _inactive(self):
-        return ', inactive' if self._pipeline is not None and not self._subscriptions else ''
