@@ -5,6 +5,7 @@ Cameras are image sources in namespaces of their own (/belt/image, ...); the cla
 subscribes to each and labels each on topics of its own.
 """
 
+import collections
 from pathlib import Path
 import statistics
 import time
@@ -92,6 +93,9 @@ def test_each_camera_gets_labels_with_its_own_stamps_at_its_own_rate_and_none_st
         others = set().union(*(sent[other] for other in RATES if other != camera))
         stamps = {stamp_s(msg) for msg in labelled}
         assert labelled and all(msg.header.frame_id == camera for msg in labelled), camera
+        heard = collections.Counter(msg.header.frame_id
+                                    for _, msg in three_cameras['images'][camera])
+        assert set(heard) == {camera}, (camera, heard)
         # Never another camera's frame; best effort, the listener may still miss one.
         assert not stamps & others, (camera, {other: sorted(stamps & sent[other])
                                               for other in RATES if other != camera})
