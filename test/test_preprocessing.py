@@ -46,7 +46,7 @@ def test_torchvision_statistics_are_applied_per_channel():
 
 def test_batch_stacks_images_of_different_sizes(photos):
     batch = preprocess_batch([photos['chelsea'], photos['coffee']], LITE)
-    assert batch.shape == (2, 3, 4, 4)
+    assert batch.shape == (2, 3, 4, 4) and batch.flags.c_contiguous
     assert not np.allclose(batch[0], batch[1])
 
 
