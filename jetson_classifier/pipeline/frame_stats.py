@@ -1,9 +1,9 @@
 """
 The classifier node's measurements: rates, latencies and frame counts, thread-safe, no ROS.
 
-Latency is image received -> labels published; overhead is that minus the backend's
-inference time, i.e. what the node adds (waiting for the worker, conversion, preprocessing,
-top-k, publishing). fps counts labels published; network fps is what inference alone allows.
+Latency is image received -> labels ready to publish; overhead is that minus the backend's
+inference time, i.e. what the node adds (waiting for its threads, conversion, preprocessing,
+softmax and top-k). fps counts labels published; network fps is what inference alone allows.
 FrameStats measures one camera, ModelCallStats the model calls that all cameras share.
 """
 
