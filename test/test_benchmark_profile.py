@@ -11,9 +11,9 @@ import re
 import onnxruntime
 import pytest
 
-from jetson_classifier.benchmark.profile_builder import (
-    build_profile, INT8_FEATURES, machine_info, write_profile)
+from jetson_classifier.benchmark.profile_builder import build_profile, machine_info, write_profile
 from jetson_classifier.benchmark.profile_schema import load_profile, SCHEMA
+from jetson_classifier.cpu_features import INT8_FEATURES
 from jetson_classifier.errors import ClassifierError
 
 MACHINE = {'cpu': 'Test CPU', 'cpu_count': 2, 'gpu': None, 'python': '3.11.7',

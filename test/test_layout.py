@@ -14,7 +14,7 @@ PACKAGE = Path(jetson_classifier.__file__).parent
 MAX_MODULE_LINES = 400
 MAX_FOLDER_MODULES = 12
 # A module imports only from its own layer and those under it; the package's own modules
-# (errors, atomic_file) are under them all.
+# (errors, atomic_file, cpu_features) are under them all.
 RANKS = {'inference': 1, 'pipeline': 2, 'switching': 2, 'benchmark': 3, 'nodes': 4,
          'commands': 5}
 

@@ -15,6 +15,7 @@ from jetson_classifier.atomic_file import write_atomically
 from jetson_classifier.benchmark import stats
 from jetson_classifier.benchmark.profile_schema import (group_of_model, LATENCY_KEYS, SCHEMA,
                                                         validate_profile)
+from jetson_classifier.cpu_features import cpuinfo, int8_instructions
 from jetson_classifier.errors import ClassifierError
 
 
@@ -23,7 +24,7 @@ def machine_info():
     return {
         'cpu': _cpu_model(),
         'cpu_count': os.cpu_count(),
-        'cpu_int8_instructions': _int8_instructions(),
+        'cpu_int8_instructions': int8_instructions(),
         'gpu': _gpu_name(),
         'board': _device_tree_model(),
         'os': f'{platform.system()} {platform.release()} {platform.machine()}',
@@ -34,32 +35,9 @@ def machine_info():
     }
 
 
-def _cpuinfo(*keys):
-    """Return the first value of one of `keys` in Linux's /proc/cpuinfo; '' elsewhere."""
-    try:
-        with open('/proc/cpuinfo', encoding='utf-8', errors='replace') as f:
-            for line in f:
-                key, _, value = line.partition(':')
-                if key.strip() in keys and value.strip():
-                    return value.strip()
-    except OSError:
-        pass
-    return ''
-
-
 def _cpu_model():
-    return _cpuinfo('model name', 'Model', 'Hardware') or platform.processor() or \
+    return cpuinfo('model name', 'Model', 'Hardware') or platform.processor() or \
         platform.machine()
-
-
-# CPU features that decide how fast (and, on x86 without VNNI, how exactly) int8 runs.
-INT8_FEATURES = ('avx2', 'avx512f', 'avx512_vnni', 'avx_vnni', 'amx_int8', 'asimddp', 'i8mm')
-
-
-def _int8_instructions():
-    """Return which of INT8_FEATURES the CPU's flags name."""
-    flags = set(_cpuinfo('flags', 'Features').split())
-    return [feature for feature in INT8_FEATURES if feature in flags]
 
 
 def _gpu_name():
