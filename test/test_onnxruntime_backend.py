@@ -1,13 +1,42 @@
-"""The ONNX Runtime backend's shared thread pool, in fresh processes (it is process-wide)."""
+"""
+The ONNX Runtime backend's session options: exact int8 and the shared thread pool.
+
+Exact int8 is asked for only where the CPU lacks VNNI; the pool is process-wide, so its tests
+run in fresh processes.
+"""
 
 import json
 from pathlib import Path
 import subprocess
 import sys
 
+import pytest
+
+from jetson_classifier.cpu_features import has_vnni, VNNI
+from jetson_classifier.inference.backends import onnxruntime_backend
 from jetson_classifier.inference.backends.onnxruntime_backend import GLOBAL_POOL
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_has_vnni_reads_the_cpu_flags():
+    flags = next((line.split(':', 1)[1].split() for line in open('/proc/cpuinfo')
+                  if line.startswith(('flags', 'Features'))), [])
+    assert has_vnni() == any(feature in flags for feature in VNNI)
+
+
+@pytest.mark.parametrize('vnni', [False, True], ids=['without VNNI', 'with VNNI'])
+def test_exact_int8_is_asked_for_only_where_the_cpu_lacks_vnni(monkeypatch, vnni):
+    # With VNNI the products are exact already, and the key would only slow int8 down 2x.
+    monkeypatch.setattr(onnxruntime_backend, 'has_vnni', lambda: vnni)
+    options = onnxruntime_backend.session_options()
+    key, value = onnxruntime_backend.EXACT_INT8_ON_X86
+    if vnni:
+        with pytest.raises(RuntimeError, match='does not have configuration'):
+            options.get_session_config_entry(key)
+    else:
+        assert options.get_session_config_entry(key) == value
+
 
 # Prints what a session with its own pool scores next to two later sessions on the shared
 # pool (one asking for another thread count), and what resizing the shared pool raises.
