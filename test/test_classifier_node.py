@@ -25,6 +25,12 @@ def test_labels_carry_the_input_stamp_and_fps_tracks_a_5_hz_input(ros):
     images = ros.subscribe(Image, 'image')
     with classifier(), image_source(rate_hz=5.0):
         ros.spin_until(lambda: len(images) >= 12 and len(out['classification']) >= 14, 20.0)
+        # ~/fps spans the last fps_window (2 s). The first label goes out late (first-time
+        # costs of a frame's way through), which makes its window read fast: 5.8 Hz for the
+        # second label, 5.05 Hz 1.8 s on, on an idle VM. So read it once that label is out.
+        settled_at = out['fps'][0][0] + 2.5
+        ros.spin_until(lambda: sum(at > settled_at for at, _ in out['fps']) >= 5, 10.0)
+    settled_fps = [m.data for at, m in out['fps'] if at > settled_at]
     size_at = {stamp_s(msg): (msg.width, msg.height) for _, msg in images}
     tops = {}
     for at, msg in out['classification']:
@@ -36,7 +42,8 @@ def test_labels_carry_the_input_stamp_and_fps_tracks_a_5_hz_input(ros):
         tops.setdefault(size_at[stamp_s(msg)], set()).add(top_label(out, msg))
     assert tops[CHELSEA_SIZE] <= CATS and tops[COFFEE_SIZE] <= CUPS
     assert {m.data for _, m in out['label']} == set().union(*tops.values())
-    assert statistics.median(m.data for _, m in out['fps'][-5:]) == pytest.approx(5.0, abs=0.5)
+    assert len(settled_fps) >= 5
+    assert statistics.median(settled_fps[-5:]) == pytest.approx(5.0, abs=0.5)
     assert all(0 < m.data < 1000 for _, m in out['inference_ms'])
     label_info = out['label_info'][-1][1]
     assert len(label_info.class_map) == 1000
