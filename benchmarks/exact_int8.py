@@ -20,7 +20,7 @@ import numpy as np
 import onnxruntime as ort
 
 from jetson_classifier.cpu_features import has_vnni, int8_instructions
-from jetson_classifier.inference.backends.onnxruntime_backend import EXACT_INT8_ON_X86
+from jetson_classifier.inference.backends.onnxruntime_backend import session_options
 from jetson_classifier.inference.classifier import load_model
 from jetson_classifier.inference.image_files import read_rgb
 from jetson_classifier.inference.preprocessing import preprocess_batch
@@ -30,12 +30,9 @@ ROUNDS, WARMUP, CALLS = 5, 10, 40
 
 
 def session(path, threads, exact):
-    """Return a CPU session on `path`, asking for exact int8 where `exact`."""
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    """Return a CPU session on `path`, setting the exact-int8 key where `exact`."""
+    options = session_options(exact_int8_key=exact)
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-    if exact:
-        options.add_session_config_entry(*EXACT_INT8_ON_X86)
     return ort.InferenceSession(str(path), options, providers=['CPUExecutionProvider'])
 
 

@@ -23,11 +23,17 @@ IDLE_WORKERS_SLEEP = ('session.intra_op.allow_spinning', '0')
 _shared_pool = None  # (threads, whether they are one global pool)
 
 
-def session_options():
-    """Return ONNX Runtime session options with every optimization and exact int8 arithmetic."""
+def session_options(exact_int8_key=None):
+    """
+    Return ONNX Runtime session options with every optimization and exact int8 arithmetic.
+
+    `exact_int8_key` says whether to set EXACT_INT8_ON_X86; None: where the CPU lacks VNNI.
+    """
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if not has_vnni():
+    if exact_int8_key is None:
+        exact_int8_key = not has_vnni()
+    if exact_int8_key:
         options.add_session_config_entry(*EXACT_INT8_ON_X86)
     return options
 
