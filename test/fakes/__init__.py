@@ -19,3 +19,19 @@ def install(monkeypatch, tensorrt_version='10.3.0', **gpu):
     monkeypatch.setitem(sys.modules, 'pycuda.driver', fake_pycuda)
     monkeypatch.setitem(sys.modules, 'tensorrt', fake_tensorrt)
     return fake_tensorrt, fake_pycuda
+
+
+def install_on_real_cuda(monkeypatch=None, tensorrt_version='10.3.0'):
+    """
+    Put the fake tensorrt, running on the real GPU through real pycuda, where it is imported.
+
+    For real-GPU checks (fakes/real_cuda.py); ``import pycuda.driver`` finds the real one.
+    Without `monkeypatch` (in a subprocess of its own) sys.modules is changed for good.
+    """
+    from . import real_cuda
+    fake_tensorrt.reset(tensorrt_version, memory=real_cuda)
+    if monkeypatch is None:
+        sys.modules['tensorrt'] = fake_tensorrt
+    else:
+        monkeypatch.setitem(sys.modules, 'tensorrt', fake_tensorrt)
+    return fake_tensorrt

@@ -3,7 +3,8 @@ A faithful stand-in for the TensorRT 10 and 11 Python APIs that really runs the 
 
 The parser reads the real ONNX file, the "engine" is a header plus the ONNX bytes, and
 ``execute_async_v3`` queues an ONNX Runtime (CPU) run on the fake CUDA stream that reads
-its inputs from, and writes its outputs to, the device buffers whose addresses were set.
+its inputs from, and writes its outputs to, the device buffers whose addresses were set
+(on a real GPU, through real pycuda, after ``reset(memory=real_cuda)``: fakes/real_cuda.py).
 FP16 and INT8 engines compute what ONNX Runtime computes for their ONNX file, in FP32 with
 FP16 weights or by QDQ emulation: tests may compare top-1, never expect TensorRT's numbers.
 
@@ -55,17 +56,25 @@ class _Record:
 
 RECORD = _Record()
 _surface = {}  # the names reset() puts in this module for its version
+# Where engines find streams and device memory: stream_by_handle, device_bytes and Error.
+_memory = fake_pycuda
 
 
 def _major():
     return int(__version__.split('.')[0])
 
 
-def reset(version='10.3.0'):
-    """Forget all records; choose the TensorRT version (and its API surface) tests see."""
-    global RECORD, __version__, _surface
+def reset(version='10.3.0', memory=fake_pycuda):
+    """
+    Forget all records; choose the TensorRT version (and its API surface) tests see.
+
+    ``memory`` holds the streams and device memory engines and calibrations use: fake_pycuda,
+    or fakes.real_cuda to run on a real GPU's (stream_by_handle, device_bytes and Error).
+    """
+    global RECORD, __version__, _surface, _memory
     RECORD = _Record()
     __version__ = version
+    _memory = memory
     _surface = _SURFACES[11 if _major() >= 11 else 10]
     for name in set().union(*_SURFACES.values()):
         globals().pop(name, None)
@@ -728,7 +737,7 @@ class Builder:
                 return False
             feeds = {}
             for name, shape, pointer in zip(names, shapes, pointers):
-                raw = fake_pycuda.device_bytes(pointer, volume(shape) * 4)
+                raw = _memory.device_bytes(pointer, volume(shape) * 4)
                 feeds[name] = raw.view(np.float32).reshape(shape).copy()
                 peaks[name] = max(peaks.get(name, 0.0), float(np.abs(feeds[name]).max()))
             session.run(None, feeds)
@@ -951,18 +960,18 @@ class IExecutionContext:
             shape = self.get_tensor_shape(name)
             nbytes = volume(shape) * np.dtype(nptype(self.engine.get_tensor_dtype(name))).itemsize
             try:
-                views[name] = (fake_pycuda.device_bytes(self._addresses[name], nbytes), shape)
-            except fake_pycuda.Error as err:
+                views[name] = (_memory.device_bytes(self._addresses[name], nbytes), shape)
+            except _memory.Error as err:
                 _emit(self.engine.logger, Severity.ERROR, f'Error Code 1: Cuda Runtime ({err})')
                 return False
         RECORD.executions.append({'stream': stream_handle,
                                   'addresses': dict(self._addresses),
                                   'shapes': {n: tuple(v[1]) for n, v in views.items()}})
-        fake_pycuda.stream_by_handle(stream_handle).enqueue(lambda: self._run(views))
+        _memory.stream_by_handle(stream_handle).enqueue(lambda: self._run(views))
         return True
 
     def _check_ready(self, stream_handle):
-        if fake_pycuda.stream_by_handle(stream_handle) is None:
+        if _memory.stream_by_handle(stream_handle) is None:
             return f'Error Code 1: Cuda Runtime (invalid resource handle {stream_handle:#x})'
         for name in self._names(TensorIOMode.INPUT):
             if -1 in self.get_tensor_shape(name):
