@@ -11,7 +11,7 @@ One run, one model, one thread count, 640x480 rgb8 frames:
   'overhead' percentiles), at saturation and at a camera's 30 Hz;
 - where it goes: each step of a frame (conversion, preprocessing, inference, softmax and
   top-k) timed one frame per camera period in one thread, and the ROS-free FramePipeline fed
-  at the camera's rate in this process (its hand-offs between threads added).
+  at the camera's rate in this process (its hand-off from the caller to a worker added).
 
     python -m benchmarks.node_overhead [--model lite0_int8] [--threads 1] [--seconds 10]
                                        [--overdrive 1.25]
@@ -76,8 +76,8 @@ def measure_stages(model, threads, rate_hz, frames):
     """
     Return the p50 ms of each step of a paced frame, and the in-process pipeline's overhead.
 
-    The steps run in one thread as the node's threads run them in turn; the pipeline adds the
-    hand-offs between its preprocessing and inference threads, without ROS.
+    The steps run in one thread, as a worker of the node's pipeline runs them; the pipeline
+    adds the hand-off from the caller to that worker, without ROS.
     """
     rgb = resize(builtin_photos()[0], WIDTH, HEIGHT)
     data = rgb.tobytes()

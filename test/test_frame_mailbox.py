@@ -44,17 +44,3 @@ def test_close_wakes_a_waiting_take_and_later_takes_return_none():
     assert not worker.is_alive() and answers == [None]
     mailbox.put('frame after close')
     assert mailbox.take() is None
-
-
-def test_wait_until_taken_returns_once_another_thread_took_the_items_or_it_closed():
-    mailbox = FrameMailbox()
-    mailbox.wait_until_taken()  # nothing waits: returns at once
-    mailbox.put('frame')
-    timer = threading.Timer(0.05, mailbox.take)
-    timer.start()
-    mailbox.wait_until_taken()
-    assert mailbox.take(timeout_s=0) == []
-    timer.join()
-    mailbox.put('frame nobody takes')
-    threading.Timer(0.05, mailbox.close).start()
-    mailbox.wait_until_taken()

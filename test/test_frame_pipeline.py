@@ -23,14 +23,17 @@ class FakeClassifier:
         self.name, self.hold, self.max_batch = name, hold, max_batch
         self.labels = (name,)
         self.batch_sizes, self.closed, self.preprocessed = [], False, 0
+        self.threads = []  # (step, thread name) of each preprocess() and infer()
         self.entered = threading.Event()
         self.last_inference_ms = None
 
     def preprocess(self, images):
         self.preprocessed += len(images)
+        self.threads.append(('preprocess', threading.current_thread().name))
         return np.array([[float(image[0, 0, 0])] for image in images], np.float32)
 
     def infer(self, batch):
+        self.threads.append(('infer', threading.current_thread().name))
         self.entered.set()
         if self.hold is not None:
             assert self.hold.wait(WAIT_S), 'the test never released infer()'
@@ -136,12 +139,21 @@ def test_each_frame_is_delivered_with_its_header_camera_and_counts(harness):
             counts['frames dropped']) == (3, 3, 0)
 
 
+def test_a_frame_to_an_idle_pipeline_is_prepared_by_the_inference_thread_itself(harness):
+    classifier = FakeClassifier('cat')
+    h = harness(classifier)
+    for header in range(1, 5):
+        h.submit(header, image(header))
+        h.wait_for(header)
+    assert classifier.threads == [('preprocess', 'inference'), ('infer', 'inference')] * 4
+
+
 def occupy(h, classifier, camera=''):
     """Hold frame 1 of `camera` in the model and frame 2, preprocessed, waiting for it."""
     h.submit(1, image(1), camera)
     assert classifier.entered.wait(WAIT_S)
     h.submit(2, image(2), camera)
-    wait_until(lambda: h.pipeline._prepared._items)
+    wait_until(lambda: classifier.preprocessed == 2)
 
 
 def test_frames_replaced_while_the_model_is_busy_are_dropped_without_preprocessing(harness):

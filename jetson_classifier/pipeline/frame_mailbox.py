@@ -1,4 +1,4 @@
-"""Mailboxes between a camera callback and a slower worker: only the newest frame waits."""
+"""Mailboxes between a camera callback and slower workers: only the newest frame waits."""
 
 import threading
 
@@ -13,7 +13,8 @@ class FrameMailbox:
     """
 
     def __init__(self):
-        self._ready = threading.Condition()
+        self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)
         self._items = {}
         self._closed = False
 
@@ -22,7 +23,7 @@ class FrameMailbox:
         with self._ready:
             replaced = self._items.get(key)
             self._items[key] = item
-            self._ready.notify_all()  # a taker, not only one waiting until taken
+            self._wake_takers()
         return replaced
 
     def take(self, timeout_s=None):
@@ -34,19 +35,87 @@ class FrameMailbox:
         """
         with self._ready:
             self._ready.wait_for(lambda: self._items or self._closed, timeout_s)
-            if self._closed:
-                return None
-            items, self._items = list(self._items.values()), {}
-            self._ready.notify_all()
-            return items
+            return None if self._closed else self._take_items()
 
-    def wait_until_taken(self):
-        """Wait until every item put has been taken (or the mailbox is closed)."""
-        with self._ready:
-            self._ready.wait_for(lambda: not self._items or self._closed)
+    def _wake_takers(self):
+        self._ready.notify_all()
+
+    def _take_items(self):
+        items, self._items = list(self._items.values()), {}
+        return items
 
     def close(self):
         """Wake every waiting take(); from now on take() returns None."""
         with self._ready:
             self._closed = True
             self._ready.notify_all()
+
+
+class BatchHandover(FrameMailbox):
+    """
+    A frame mailbox shared by an inference thread and a preparing thread, one batch ahead.
+
+    The inference thread takes the prepared batch if one waits, else the frames, to prepare
+    them itself: a frame that finds it idle reaches the model with one thread hand-off. The
+    preparing thread takes frames only while the inference thread is busy and no prepared
+    batch waits, so at saturation it prepares the next batch while the model runs, no more.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._to_prepare = threading.Condition(self._lock)  # _ready wakes the inference thread
+        self._prepared = None
+        self._inferring = self._preparing = False
+
+    def _wake_takers(self):
+        """Wake only the thread that may take the frames: a needless wake-up costs the other."""
+        self._ready.notify()
+        if self._inferring:
+            self._to_prepare.notify()
+
+    def take_to_prepare(self):
+        """Wait until the model runs and no prepared batch waits; return frames (None: closed)."""
+        with self._to_prepare:
+            self._to_prepare.wait_for(lambda: self._closed or (
+                self._items and self._inferring and not self._preparing
+                and self._prepared is None))
+            if self._closed:
+                return None
+            self._preparing = True
+            return self._take_items()
+
+    def put_prepared(self, batch):
+        """Hand the batch made of take_to_prepare()'s frames to the inference thread ([]: none)."""
+        with self._ready:
+            self._prepared, self._preparing = batch or None, False
+            self._ready.notify()
+
+    def take_to_infer(self):
+        """
+        Wait for work; return (prepared batch, None) or (None, frames to prepare); None: closed.
+
+        Frames are taken only while none are being prepared, so batches keep their order.
+        """
+        with self._ready:
+            self._ready.wait_for(lambda: self._closed or self._prepared is not None or (
+                self._items and not self._preparing))
+            if self._closed:
+                return None
+            self._inferring = True
+            if self._prepared is not None:
+                prepared, self._prepared = self._prepared, None
+                if self._items:
+                    self._to_prepare.notify()
+                return prepared, None
+            return None, self._take_items()
+
+    def done_inferring(self):
+        """Say the batch taken last is delivered (or failed)."""
+        with self._ready:
+            self._inferring = False
+
+    def close(self):
+        """Wake both threads; from now on their takes return None."""
+        super().close()
+        with self._to_prepare:
+            self._to_prepare.notify_all()
