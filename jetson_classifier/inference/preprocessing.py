@@ -1,5 +1,7 @@
 """Turn a photo into the tensor a model was trained on: centre crop, bicubic resize, scale."""
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -27,8 +29,7 @@ def preprocess_batch(images, info):
     about a fifth of the time of scaling an HxWx3 float array over its last axis.
     """
     size = info.input_size
-    scale = 1.0 / (255.0 * np.asarray(info.std, np.float32))[:, None, None]
-    offset = -(np.asarray(info.mean, np.float32) / np.asarray(info.std, np.float32))[:, None, None]
+    scale, offset = _normalisation(tuple(info.mean), tuple(info.std))
     order = slice(None, None, -1) if info.color_order == 'BGR' else slice(None)
     batch = np.empty((len(images), 3, size, size), np.float32)
     for planes, rgb in zip(batch, images):
@@ -38,6 +39,21 @@ def preprocess_batch(images, info):
         np.multiply(resized.transpose(2, 0, 1)[order], scale, out=planes)
         planes += offset
     return batch
+
+
+@functools.lru_cache(maxsize=16)
+def _normalisation(mean, std):
+    """
+    Return (scale, offset), each (3, 1, 1) float32: x * scale + offset = (x/255 - mean) / std.
+
+    Cached: computing them took 0.04-0.07 ms of a paced frame's preprocessing (cold caches).
+    """
+    std = np.asarray(std, np.float32)
+    scale = 1.0 / (255.0 * std)[:, None, None]
+    offset = -(np.asarray(mean, np.float32) / std)[:, None, None]
+    for array in (scale, offset):
+        array.flags.writeable = False
+    return scale, offset
 
 
 def check_rgb(rgb):
