@@ -12,7 +12,8 @@ pip install pycuda), torch for the tiny model, scikit-image and a prepared lite0
 models; JETSON_CLASSIFIER_MODEL_DIR) for the photo check, then from the repository root
 (the package importable: make's venv, or PYTHONPATH=.) ``python -m pytest -s
 test/test_cuda_on_gpu.py``. First run on an H200 (CUDA 13.0, pycuda 2026.1): 7 passed, and
-the xfail below, a leak that real pycuda reports and fake_pycuda cannot see.
+one failed: close() on a thread other than the one that opened the GPU leaked the pinned host
+arrays (fixed; fake_pycuda now warns as pycuda does).
 """
 
 import os
@@ -228,12 +229,6 @@ def test_twenty_open_close_cycles_leave_no_context_and_no_device_memory(
     assert before - after < 2 * MIB
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'TensorRTBackend.close() frees the device buffers inside activate(), but its loop variable '
-    '`_` holds the pinned host array of the last I/O tensor until close() returns, after the '
-    'pop: on a thread other than the one that retained the context pycuda cannot activate it '
-    'and leaks the page-locked memory ("pagelocked_host_allocation in out-of-thread context '
-    'could not be cleaned up"); fake_pycuda does not track pinned memory'))
 def test_closing_on_another_thread_frees_the_pinned_host_memory(
         real_trt, tiny_models, tmp_path, recwarn):
     backend = TensorRTBackend(tiny_models['fixed'], precision='fp32', cache_dir=tmp_path)

@@ -578,6 +578,17 @@ def test_close_frees_device_memory_and_keeps_the_context_for_the_next_model(
     fake_pycuda._state.driver_stacks.clear()
 
 
+def test_close_on_another_thread_frees_the_pinned_host_memory_in_the_context(
+        fakes, models, tmp_path, recwarn):
+    backend = _backend(models['fixed'], tmp_path)
+    backend.infer(_batch(1))
+    worker = threading.Thread(target=backend.close)
+    worker.start()
+    worker.join()
+    assert [str(w.message) for w in recwarn if 'could not be cleaned up' in str(w.message)] == []
+    assert fake_pycuda._state.allocations == {}
+
+
 def test_twenty_model_switches_retain_the_context_once_and_leave_no_stack_entries(
         fakes, models, tmp_path):
     worker_stacks = []
@@ -634,6 +645,21 @@ def test_fake_cuda_warns_when_memory_of_another_threads_context_is_freed_unactiv
     assert memory.address in fake_pycuda._state.allocations
     memory.free()
     assert fake_pycuda._state.allocations == {}
+    context.detach()
+    fake_pycuda._state.driver_stacks.clear()
+
+
+def test_fake_cuda_warns_when_a_pinned_array_of_another_threads_context_dies_unactivated(
+        fakes):
+    fake_pycuda.init()
+    context = fake_pycuda.Device(0).retain_primary_context()
+    context.push()
+    pinned = [fake_pycuda.pagelocked_empty((4,), np.float32)]
+    fake_pycuda.Context.pop()
+    worker = threading.Thread(target=pinned.clear)
+    with pytest.warns(UserWarning, match='pagelocked_host_allocation in out-of-thread context'):
+        worker.start()
+        worker.join()
     context.detach()
     fake_pycuda._state.driver_stacks.clear()
 

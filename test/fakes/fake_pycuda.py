@@ -13,9 +13,9 @@ Primary contexts as pycuda treats them: ``Device.retain_primary_context()`` reta
 pushing; ``Context.detach()`` on a context that is not current pushes it onto the driver's
 stack, then releases it without a pop ("pop is implicit in detach", true of cuCtxDetach, not
 of cuDevicePrimaryCtxRelease), and on a thread other than the retaining one releases nothing.
-The context is destroyed when its last retain is released. Freeing device memory activates
-the allocation's context, which pycuda refuses for another thread's context (a warning, and
-the memory leaks).
+The context is destroyed when its last retain is released. Freeing device memory, or dropping
+a page-locked array, activates the memory's context, which pycuda refuses for another
+thread's context (a warning, and the memory leaks).
 
 Checks of the fake's own, on top of CUDA's: releasing the primary context while a
 TensorRT engine (registered by the fake tensorrt) is still alive raises, since CUDA would
@@ -221,14 +221,18 @@ class DeviceAllocation:
 
     def free(self):
         """Free in the allocation's context, as pycuda: another thread's cannot be pushed."""
-        pycuda = _stacks()[0]
-        activated = bool(pycuda) and pycuda[-1] is self._context
-        if (self._context.valid and not activated
-                and self._context.thread != threading.get_ident()):
-            warnings.warn('device_allocation in out-of-thread context could not be cleaned up',
-                          UserWarning)
-            return
-        _state.allocations.pop(self.address, None)
+        if _can_free_in(self._context, 'device_allocation'):
+            _state.allocations.pop(self.address, None)
+
+
+def _can_free_in(context, what):
+    """Tell whether pycuda can free memory of `context` here; warn as it does where it cannot."""
+    pycuda = _stacks()[0]
+    activated = bool(pycuda) and pycuda[-1] is context
+    if context.valid and not activated and context.thread != threading.get_ident():
+        warnings.warn(f'{what} in out-of-thread context could not be cleaned up', UserWarning)
+        return False
+    return True
 
 
 def mem_alloc(nbytes):
@@ -256,11 +260,22 @@ def device_bytes(address, nbytes):
 
 
 def pagelocked_empty(shape, dtype, order='C', mem_flags=0):
-    """cuMemHostAlloc: a numpy array the fake remembers as page-locked."""
+    """
+    cuMemHostAlloc: a numpy array the fake remembers as page-locked.
+
+    When the array dies it is freed in its context as pycuda frees it, so an array dropped on
+    another thread while no context is current leaks with pycuda's warning.
+    """
     _require_context('cuMemHostAlloc')
     array = np.empty(shape, dtype, order=order)
     _state.pinned[array.ctypes.data] = array
+    weakref.finalize(array, _free_pinned, _state, _stacks()[0][-1])
     return array
+
+
+def _free_pinned(state, context):
+    if state is _state:  # not an array of a test before the last reset()
+        _can_free_in(context, 'pagelocked_host_allocation')
 
 
 def _check_pinned(array, call):

@@ -335,9 +335,10 @@ class TensorRTBackend(Backend):
             if self._cuda is None:
                 return
             with self._cuda.activate():
-                for _, device in self._io.values():
-                    device.free()
-                self._io = {}
+                # Drop each pinned host array here too: pycuda frees one outside its context
+                # only on the thread that opened the GPU; elsewhere it leaks, with a warning.
+                for name in list(self._io):
+                    self._io.pop(name)[1].free()
                 self._context = self._engine = self._runtime = self._stream = None
             self._cuda.close()
             self._cuda = None
