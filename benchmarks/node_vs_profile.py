@@ -20,6 +20,7 @@ import statistics
 
 from benchmarks.ros_graph import REPO_ROOT, ros_processes
 
+from jetson_classifier.benchmark.profile_builder import machine_differences
 from jetson_classifier.benchmark.profile_schema import load_profile, paced_entries
 
 NODE_MODULE = 'jetson_classifier.nodes.classifier_node'
@@ -110,6 +111,10 @@ def main(argv=None):
     models = args.models or [m['name'] for m in profile['models']]
     samples = measure(ros_processes(), args.domain, models, args.rate, args.seconds)
     lines, rows = report(profile, samples, args.rate)
+    differences = machine_differences(profile.get('machine') or {})
+    if differences:
+        lines.insert(0, f'the profile was made on another machine ({"; ".join(differences)}): '
+                        'the comparison says how well it carries here, not how well it predicts')
     print('\n' + '\n'.join(lines))
     args.json.write_text(json.dumps({'profile': str(args.profile), 'rate_hz': args.rate,
                                      'seconds': args.seconds, 'rows': rows,

@@ -25,10 +25,10 @@ def profile_model(name, fps, top1):
             'peak_rss_mb': None}
 
 
-def write_test_profile(path, models):
-    """Write a profile of `models` ({name: (fps, top1)}) to `path`; return the path."""
+def write_test_profile(path, models, machine=None):
+    """Write a profile of `models` ({name: (fps, top1)}) made on `machine` to `path`."""
     entries = [profile_model(name, fps, top1) for name, (fps, top1) in models.items()]
-    write_profile(build_profile(entries, 'test', 0, machine={}), path)
+    write_profile(build_profile(entries, 'test', 0, machine=machine or {}), path)
     return path
 
 

@@ -11,7 +11,8 @@ import re
 import onnxruntime
 import pytest
 
-from jetson_classifier.benchmark.profile_builder import build_profile, machine_info, write_profile
+from jetson_classifier.benchmark.profile_builder import (build_profile, machine_differences,
+                                                         machine_info, write_profile)
 from jetson_classifier.benchmark.profile_schema import load_profile, SCHEMA
 from jetson_classifier.cpu_features import INT8_FEATURES
 from jetson_classifier.errors import ClassifierError
@@ -76,6 +77,18 @@ def test_build_profile_stamps_current_time_and_machine_by_default():
     profile = build_profile(sample_models()[:1], '/data', 1)
     assert re.fullmatch(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00', profile['created'])
     assert profile['machine']['python'] == platform.python_version()
+
+
+def test_machine_differences_name_what_sets_the_speed_and_compare_only_what_the_profile_says():
+    here = machine_info()
+    assert machine_differences(json.loads(json.dumps(here)), here) == []
+    assert machine_differences({}, here) == []
+    int8 = [] if here['cpu_int8_instructions'] else ['avx2']
+    other = dict(here, cpu_int8_instructions=int8, cpu_count=64, python='2.7')
+    assert machine_differences(other, here) == [
+        f"cpu_count 64 vs {here['cpu_count']}",
+        f"cpu_int8_instructions {', '.join(int8) or 'none'} vs "
+        f"{', '.join(here['cpu_int8_instructions']) or 'none'}"]
 
 
 def test_profile_round_trips_through_json(tmp_path):

@@ -5,12 +5,15 @@ The stand-in (test/fake_classifier.py) speaks the classifier's protocol: paramet
 `~/inference_ms` and `~/fps`, refusals. A test plays CPU load by setting its `speed`.
 """
 
+import os
 from pathlib import Path
 
 from diagnostic_msgs.msg import DiagnosticArray
 import pytest
 from ros_processes import domain_id, listener, node_process, ros_env, ros_params
 from switcher_testing import SWITCHER, SwitcherGraph, write_test_profile
+
+from jetson_classifier.benchmark.profile_builder import machine_info
 
 FAKE = 'fake_classifier'
 TEST_DIR = Path(__file__).resolve().parent
@@ -161,6 +164,22 @@ def test_ladder_names_missing_from_the_profile_are_skipped_with_a_warning(graph)
     output = switcher.output()
     assert "ladder rung 'mobilenet_v3' is not in the profile: skipped" in output
     assert "switching /classifier model along ['lite0', 'lite2']" in output
+
+
+def test_a_profile_of_another_machine_is_named_in_a_warning_and_the_diagnostics(
+        ros, env, tmp_path):
+    machine = dict(machine_info(), cpu_count=os.cpu_count() + 62)
+    graph = SwitcherGraph(ros, env, write_test_profile(tmp_path / 'p.json', MODELS, machine))
+    arrays = ros.subscribe(DiagnosticArray, '/diagnostics', 20)
+    difference = f'cpu_count {os.cpu_count() + 62} vs {os.cpu_count()}'
+
+    def values():
+        return next(({kv.key: kv.value for kv in s.values} for _, array in reversed(arrays)
+                     for s in array.status if s.name == '/switcher: switching'), {})
+    with graph.switcher() as switcher:
+        assert ros.spin_until(lambda: 'profile machine' in values(), 10.0)
+    assert values()['profile machine'] == f'another: {difference}'
+    assert f'was made on another machine ({difference})' in switcher.output()
 
 
 def test_missing_profile_stops_the_node_with_an_error_naming_the_file(env, tmp_path):

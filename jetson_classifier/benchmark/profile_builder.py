@@ -35,6 +35,30 @@ def machine_info():
     }
 
 
+# What of a machine sets a model's speed: a profile made where any of these differs (INT8
+# kernels without VNNI, another core count, library) mis-predicts this one's speeds.
+SPEED_SETTING = ('cpu', 'cpu_count', 'cpu_int8_instructions', 'gpu', 'board', 'onnxruntime',
+                 'tensorrt')
+
+
+def machine_differences(profiled, here=None):
+    """
+    Return 'what: the profile's vs here' for each SPEED_SETTING property that differs.
+
+    `profiled` is a profile's 'machine'; properties it does not name are not compared.
+    `here` defaults to machine_info().
+    """
+    here = machine_info() if here is None else here
+    return [f'{key} {_shown(profiled[key])} vs {_shown(here.get(key))}' for key in SPEED_SETTING
+            if key in profiled and _shown(profiled[key]) != _shown(here.get(key))]
+
+
+def _shown(value):
+    if isinstance(value, (list, tuple)):  # JSON gives lists
+        return ', '.join(map(str, value)) or 'none'
+    return value
+
+
 def _cpu_model():
     return cpuinfo('model name', 'Model', 'Hardware') or platform.processor() or \
         platform.machine()

@@ -20,6 +20,7 @@ from rclpy.qos import qos_profile_sensor_data
 from rclpy.task import Future
 from std_msgs.msg import Float32, String
 
+from jetson_classifier.benchmark.profile_builder import machine_differences
 from jetson_classifier.benchmark.profile_schema import load_profile
 from jetson_classifier.errors import ClassifierError
 from jetson_classifier.inference.catalog import share_dir
@@ -101,7 +102,17 @@ class SwitcherNode(Node):
             floats=(0.0, 86400.0)))
 
         profile_path = profile or default_profile_path()
-        self._rungs, warnings = rungs_from_profile(load_profile(profile_path), ladder)
+        loaded = load_profile(profile_path)
+        self._rungs, warnings = rungs_from_profile(loaded, ladder)
+        machine = loaded.get('machine') or {}
+        differences = '; '.join(machine_differences(machine))
+        self._profile_machine = (f'another: {differences}' if differences else
+                                 'this one' if machine else 'not recorded')
+        if differences:
+            warnings.append(
+                f'profile {profile_path} was made on another machine ({differences}): its '
+                'speeds, scaled by the measured speed of one rung, may not hold for the others '
+                'here; run the benchmark on this machine and pass -p profile:=<its JSON>')
         for warning in warnings:
             self.get_logger().warning(warning)
         self._refusals = {}
@@ -299,6 +310,7 @@ class SwitcherNode(Node):
                   'switching to': self._setting.model if self._setting else '',
                   'network fps': fps or 0.0, 'camera Hz': self._policy.camera_hz or 0.0,
                   'refused models': ', '.join(sorted(self._refusals)),
+                  'profile machine': self._profile_machine,
                   'last decision': self._last_decision or ''}
         if not self._classifier_up:
             return Level.WARN, f'waiting for {self._classifier}', '', values
