@@ -169,9 +169,13 @@ class SwitchingPolicy:
             return None
         faster = self._neighbour(self._expected, -1)
         if slow and faster is not None and now - self._slow_since >= self.window_s:
-            self._leave_slow(now, fps, faster)
-            return self._step(self._expected, faster, now, f'{fps:.1f} fps < min_fps {limit:g} '
-                                                           f'for {now - self._slow_since:.1f} s')
+            target = self._step_down_target(faster)
+            predicted, basis = self._prediction(target)
+            self._leave_slow(now, fps, target)
+            return self._step(self._expected, target, now,
+                              f'{fps:.1f} fps < min_fps {limit:g} for '
+                              f'{now - self._slow_since:.1f} s; {self.rungs[target].name} '
+                              f'predicted {predicted:.1f} fps ({basis})')
         if fast and now - self._fast_since >= self.window_s:
             predicted, basis = self._prediction(better)
             return self._step(self._expected, better, now,
@@ -190,6 +194,22 @@ class SwitchingPolicy:
             self._retried = better
             return decision
         return None
+
+    def _step_down_target(self, faster):
+        """
+        Return the best rung from `faster` down predicted to hold min_fps, else the fastest.
+
+        Predicted at the speed the active rung measures now: a step for each rung that a heavy
+        load makes too slow would be a switch and a cooldown each (a CPU hog that cut
+        lite2_int8 from 171 to 49 fps took three steps down where one would do).
+        """
+        target = faster
+        while self._prediction(target)[0] < self.constraint.value:
+            below = self._neighbour(target, -1)
+            if below is None:
+                break
+            target = below
+        return target
 
     def _leave_slow(self, now, fps, faster):
         """Record that the active rung is left for `faster`; a retry that failed backs off."""
