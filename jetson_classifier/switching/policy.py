@@ -177,6 +177,7 @@ class SwitchingPolicy:
                               f'{now - self._slow_since:.1f} s; {self.rungs[target].name} '
                               f'predicted {predicted:.1f} fps ({basis})')
         if fast and now - self._fast_since >= self.window_s:
+            better = self._step_up_target(better)
             predicted, basis = self._prediction(better)
             return self._step(self._expected, better, now,
                               f'{self.rungs[better].name} predicted {predicted:.1f} fps '
@@ -210,6 +211,22 @@ class SwitchingPolicy:
                 break
             target = below
         return target
+
+    def _step_up_target(self, better):
+        """
+        Return the best rung from `better` up, each on the way predicted to clear the margin.
+
+        Past `better` only rungs judged from here count: never left for being slow, or left
+        for the active rung, so their measured fps then scales by its speed-up since. A rung
+        left for another rung is predicted from the profile alone, and is met one step at a
+        time.
+        """
+        while (above := self._neighbour(better, 1)) is not None and self._clears_margin(above):
+            departure = self._left_slow.get(above)
+            if departure is not None and departure.below != self._expected:
+                break
+            better = above
+        return better
 
     def _leave_slow(self, now, fps, faster):
         """Record that the active rung is left for `faster`; a retry that failed backs off."""
