@@ -216,7 +216,11 @@ class FramePipeline:
     def _prepare_frames(self):
         """Preprocessing thread: prepare the newest frames while the model runs on a batch."""
         while (frames := self._handover.take_to_prepare()) is not None:
-            self._handover.put_prepared(self._prepare_all(frames, self._classifier))
+            prepared = []
+            try:
+                prepared = self._prepare_all(frames, self._classifier)
+            finally:  # the inference thread waits for a batch being prepared
+                self._handover.put_prepared(prepared)
 
     def _infer_batches(self):
         """Inference thread: classify the prepared batch, or frames it prepares itself; deliver."""
