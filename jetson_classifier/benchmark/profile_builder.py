@@ -48,6 +48,8 @@ def machine_differences(profiled, here=None):
     `profiled` is a profile's 'machine'; properties it does not name are not compared.
     `here` defaults to machine_info().
     """
+    if not profiled:
+        return []  # nothing to compare: spare machine_info()'s nvidia-smi at a node's start
     here = machine_info() if here is None else here
     return [f'{key} {_shown(profiled[key])} vs {_shown(here.get(key))}' for key in SPEED_SETTING
             if key in profiled and _shown(profiled[key]) != _shown(here.get(key))]

@@ -235,7 +235,7 @@ class FramePipeline:
                 self._handover.done_inferring()
 
     def _prepare_all(self, frames, classifier):
-        """Return the frames prepared for `classifier`, each that cannot be rejected."""
+        """Return the frames prepared for `classifier`; each that cannot be is rejected."""
         prepared = []
         for frame in frames:
             try:
