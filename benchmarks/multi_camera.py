@@ -25,7 +25,7 @@ from pathlib import Path
 import time
 
 from benchmarks.node_overhead import HEIGHT, loop_rate, WIDTH
-from benchmarks.ros_graph import ros_processes
+from benchmarks.ros_graph import cpu_s, process_tree, ros_processes
 import numpy as np
 
 from jetson_classifier.inference.classifier import Classifier
@@ -56,17 +56,6 @@ def measure_raw(model, threads, seconds):
         classifier.close()
 
 
-def process_tree(pid):
-    """Return `pid` and the ids of all its descendants."""
-    found, pending = [], [pid]
-    while pending:
-        pid = pending.pop()
-        found.append(pid)
-        for task in Path(f'/proc/{pid}/task').glob('*/children'):
-            pending += [int(child) for child in task.read_text().split()]
-    return found
-
-
 def memory_mb(pids):
     """Return (RSS, PSS) in MiB summed over `pids` and their descendants."""
     rss = pss = 0
@@ -76,15 +65,6 @@ def memory_mb(pids):
         rss += int(fields['Rss'].split()[0])
         pss += int(fields['Pss'].split()[0])
     return rss / 1024, pss / 1024
-
-
-def cpu_s(pids):
-    """Return user + system CPU seconds spent so far by `pids` and their descendants."""
-    ticks = 0
-    for pid in (p for parent in pids for p in process_tree(parent)):
-        fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return ticks / os.sysconf('SC_CLK_TCK')
 
 
 def camera_counts(arrays, layout, since):

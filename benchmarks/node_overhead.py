@@ -1,12 +1,15 @@
 """
 What the classifier node costs: raw backend throughput vs the node's, and the latency it adds.
 
-One run, one model, one thread count, 640x480 rgb8 frames:
+One run, one model, one thread count, 640x480 rgb8 frames, in rounds (each one raw, then the
+node at saturation and at 30 Hz; medians and ranges over rounds, since one round on a shared VM
+can be a third off the next):
 - raw: backend inference on a preprocessed frame in a loop; and the standalone program,
   Classifier.classify() on the RGB frame (preprocessing included);
 - node: the image source publishes a quarter faster than the raw backend goes (saturation)
   and the node classifies; throughput is the node's own count of classified frames over
-  time (its /diagnostics), so listener losses cannot skew it;
+  time (its /diagnostics), so listener losses cannot skew it; the CPU the node and the
+  source used meanwhile, in cores, says what the model's thread shared its cores with;
 - added latency: image received -> labels ready, minus inference, per frame (the node's
   'overhead' percentiles), at saturation and at a camera's 30 Hz;
 - where it goes: each step of a frame (conversion, preprocessing, inference, softmax and
@@ -14,7 +17,7 @@ One run, one model, one thread count, 640x480 rgb8 frames:
   at the camera's rate in this process (its hand-off from the caller to a worker added).
 
     python -m benchmarks.node_overhead [--model lite0_int8] [--threads 1] [--seconds 10]
-                                       [--overdrive 1.25]
+                                       [--overdrive 1.25] [--rounds 3]
 """
 
 import argparse
@@ -23,7 +26,7 @@ import os
 from pathlib import Path
 import time
 
-from benchmarks.ros_graph import ros_processes
+from benchmarks.ros_graph import cpu_s, ros_processes
 
 import numpy as np
 
@@ -136,12 +139,16 @@ def measure_node(processes, domain, model, threads, rate_hz, seconds):
     with processes.listener(domain, env) as ros:
         received = ros.subscribe(DiagnosticArray, '/diagnostics', 10)
         with processes.node_process(NODE_MODULE, node_params, env=env,
-                                    ready_text='classifying', timeout_s=60.0), \
+                                    ready_text='classifying', timeout_s=60.0) as node, \
                 processes.node_process(SOURCE_MODULE, source_params, env=env,
-                                       ready_text='publishing'):
+                                       ready_text='publishing') as source:
             ros.spin_for(WARM_UP_S)
             first = len(_diagnostics(received))
+            pids = ([node.process.pid], [source.process.pid])
+            cpu_start, cpu_since = [cpu_s(p) for p in pids], time.monotonic()
             ros.spin_until(lambda: len(_diagnostics(received)) > first + seconds, seconds + 5)
+            cores = [(cpu_s(p) - c) / (time.monotonic() - cpu_since)
+                     for p, c in zip(pids, cpu_start)]
     reports = _diagnostics(received)
     (start_s, start), (end_s, end) = reports[first], reports[-1]
     classified = int(end['frames classified']) - int(start['frames classified'])
@@ -150,29 +157,46 @@ def measure_node(processes, domain, model, threads, rate_hz, seconds):
         'inference p50 ms', 'latency p50 ms', 'overhead p50 ms', 'overhead p90 ms')}
     return dict(figures, rate_hz=rate_hz, node_fps=classified / (end_s - start_s),
                 received_fps=received_frames / (end_s - start_s),
-                dropped=int(end['frames dropped']) - int(start['frames dropped']))
+                dropped=int(end['frames dropped']) - int(start['frames dropped']),
+                node_cores=cores[0], source_cores=cores[1])
 
 
-def report_lines(args, raw, saturated, camera, stages):
-    """Render the figures as the lines the README quotes."""
+def spread(rounds, figure):
+    """Return 'median (min-max)' of figure(round) over rounds, to two decimals."""
+    values = [figure(r) for r in rounds]
+    return f'{np.median(values):.2f} ({min(values):.2f}-{max(values):.2f})'
+
+
+def report_lines(args, rounds, stages):
+    """Render the medians (and ranges) over rounds as the lines the README quotes."""
     steps = ', '.join(f"{key.replace(' p50 ms', '')} {value:.2f}"
                       for key, value in stages.items() if not key.startswith('pipeline'))
-    ratio_backend = saturated['node_fps'] / raw['backend_fps']
-    ratio_standalone = saturated['node_fps'] / raw['standalone_fps']
+    raw = rounds[0]['raw']
     return [
         f'{args.model}, threads={args.threads}, {WIDTH}x{HEIGHT} rgb8, '
-        f"{raw['backend']} ({raw['device']}), {os.cpu_count()} CPU cores",
-        f"raw backend: {raw['backend_fps']:.1f} fps; standalone classify() with "
-        f"preprocessing: {raw['standalone_fps']:.1f} fps",
-        f"node at saturation (source {saturated['rate_hz']:.0f} Hz, node received "
-        f"{saturated['received_fps']:.0f}/s): {saturated['node_fps']:.1f} fps = "
-        f'{ratio_backend:.0%} of raw backend, {ratio_standalone:.0%} of standalone (goal >= 90%)',
-        'added latency p50 (received -> labels ready, minus inference): '
-        f"{camera['overhead p50 ms']:.2f} ms at {camera['rate_hz']:.0f} Hz (goal <= 1 ms), "
-        f"{saturated['overhead p50 ms']:.2f} ms at saturation (p90 "
-        f"{camera['overhead p90 ms']:.2f} / {saturated['overhead p90 ms']:.2f} ms)",
-        f"inference p50 in the node: {saturated['inference p50 ms']:.2f} ms at saturation, "
-        f"{camera['inference p50 ms']:.2f} ms at {camera['rate_hz']:.0f} Hz",
+        f"{raw['backend']} ({raw['device']}), {os.cpu_count()} CPU cores, {len(rounds)} "
+        'round(s): median (min-max)',
+        'raw backend fps: ' + spread(rounds, lambda r: r['raw']['backend_fps'])
+        + '; standalone classify() with preprocessing: '
+        + spread(rounds, lambda r: r['raw']['standalone_fps']),
+        'node at saturation (source ' + spread(rounds, lambda r: r['saturated']['rate_hz'])
+        + ' Hz, received ' + spread(rounds, lambda r: r['saturated']['received_fps'])
+        + '/s): ' + spread(rounds, lambda r: r['saturated']['node_fps']) + ' fps',
+        'node / raw backend in the same round: '
+        + spread(rounds, lambda r: r['saturated']['node_fps'] / r['raw']['backend_fps'])
+        + ' (goal >= 0.90); node / standalone: '
+        + spread(rounds, lambda r: r['saturated']['node_fps'] / r['raw']['standalone_fps']),
+        f'CPU at saturation, in cores of {os.cpu_count()}: node '
+        + spread(rounds, lambda r: r['saturated']['node_cores']) + ', image source '
+        + spread(rounds, lambda r: r['saturated']['source_cores']),
+        f'added latency p50 (received -> labels ready, minus inference), ms: at {CAMERA_HZ:.0f} '
+        'Hz ' + spread(rounds, lambda r: r['camera_rate']['overhead p50 ms'])
+        + ' (goal <= 1.0), at saturation '
+        + spread(rounds, lambda r: r['saturated']['overhead p50 ms']),
+        'inference p50 in the node, ms: at saturation '
+        + spread(rounds, lambda r: r['saturated']['inference p50 ms'])
+        + f', at {CAMERA_HZ:.0f} Hz '
+        + spread(rounds, lambda r: r['camera_rate']['inference p50 ms']),
         f'steps of a frame at {CAMERA_HZ:.0f} Hz in one thread, p50 ms: {steps}',
         f'the pipeline in-process at {CAMERA_HZ:.0f} Hz, no ROS: overhead p50 '
         f"{stages['pipeline overhead p50 ms']:.2f} ms, inference p50 "
@@ -181,34 +205,38 @@ def report_lines(args, raw, saturated, camera, stages):
 
 
 def main(argv=None):
-    """Measure raw, then the node at saturation and at 30 Hz; print and write JSON."""
+    """Measure raw, the node at saturation and at 30 Hz in rounds, then the steps; print all."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument('--model', default='lite0_int8')
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--seconds', type=float, default=10.0)
     parser.add_argument('--overdrive', type=float, default=1.25,
                         help='source rate at saturation, as a multiple of raw backend fps')
+    parser.add_argument('--rounds', type=int, default=3,
+                        help='times raw, saturation and 30 Hz run, in turn')
     parser.add_argument('--domain', type=int, default=int(os.environ.get('ROS_DOMAIN_ID', 0)))
     parser.add_argument('--json', type=Path, default=Path('node_overhead.json'))
     args = parser.parse_args(argv)
 
     processes = ros_processes()
-    raw = measure_raw(args.model, args.threads, args.seconds)
-    print(f"raw: backend {raw['backend_fps']:.1f} fps, standalone {raw['standalone_fps']:.1f} "
-          'fps', flush=True)
-    saturating_hz = args.overdrive * raw['backend_fps']
-    saturated = measure_node(processes, args.domain, args.model, args.threads, saturating_hz,
-                             args.seconds)
-    print(f"node at {saturating_hz:.0f} Hz: {saturated['node_fps']:.1f} fps", flush=True)
-    camera = measure_node(processes, args.domain, args.model, args.threads, CAMERA_HZ,
-                          args.seconds)
+    rounds = []
+    for index in range(args.rounds):
+        raw = measure_raw(args.model, args.threads, args.seconds)
+        saturated = measure_node(processes, args.domain, args.model, args.threads,
+                                 args.overdrive * raw['backend_fps'], args.seconds)
+        camera = measure_node(processes, args.domain, args.model, args.threads, CAMERA_HZ,
+                              args.seconds)
+        rounds.append({'raw': raw, 'saturated': saturated, 'camera_rate': camera})
+        print(f"round {index + 1}: raw backend {raw['backend_fps']:.1f} fps, node at "
+              f"{saturated['rate_hz']:.0f} Hz {saturated['node_fps']:.1f} fps, added latency "
+              f"at {CAMERA_HZ:.0f} Hz {camera['overhead p50 ms']:.2f} ms", flush=True)
     stages = measure_stages(args.model, args.threads, CAMERA_HZ, int(args.seconds * CAMERA_HZ))
-    lines = report_lines(args, raw, saturated, camera, stages)
+    lines = report_lines(args, rounds, stages)
     print('\n' + '\n'.join(lines))
     args.json.write_text(json.dumps({
         'model': args.model, 'threads': args.threads, 'size': [WIDTH, HEIGHT],
-        'cpu_count': os.cpu_count(), 'raw': raw, 'saturated': saturated,
-        'camera_rate': camera, 'stages': stages, 'summary': lines}, indent=2) + '\n')
+        'cpu_count': os.cpu_count(), 'rounds': rounds, 'stages': stages,
+        'summary': lines}, indent=2) + '\n')
     print(f'\nwrote {args.json}')
 
 
