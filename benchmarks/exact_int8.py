@@ -20,7 +20,8 @@ import numpy as np
 import onnxruntime as ort
 
 from jetson_classifier.cpu_features import has_vnni, int8_instructions
-from jetson_classifier.inference.backends.onnxruntime_backend import session_options
+from jetson_classifier.inference.backends.onnxruntime_backend import (session_input_dtype,
+                                                                      session_options)
 from jetson_classifier.inference.classifier import load_model
 from jetson_classifier.inference.image_files import read_rgb
 from jetson_classifier.inference.preprocessing import preprocess_batch
@@ -43,13 +44,15 @@ def compare(model, photos, threads):
     sessions = dict(zip(WAYS, (session(int8_path, threads, True),
                                session(int8_path, threads, False),
                                session(fp32_path, threads, False))))
-    batches = [preprocess_batch([read_rgb(p) for p in photos[i:i + 50]], info)
-               for i in range(0, len(photos), 50)]
-    answers = {way: np.concatenate([s.run(None, {'input': b})[0].argmax(1) for b in batches])
-               for way, s in sessions.items()}
-    one, times = batches[0][:1], {way: [] for way in WAYS}
+    chunks = [[read_rgb(p) for p in photos[i:i + 50]] for i in range(0, len(photos), 50)]
+    answers, ones, times = {}, {}, {way: [] for way in WAYS}
+    for way, s in sessions.items():
+        batches = [preprocess_batch(images, info, session_input_dtype(s)) for images in chunks]
+        answers[way] = np.concatenate([s.run(None, {'input': b})[0].argmax(1) for b in batches])
+        ones[way] = batches[0][:1]
     for _ in range(ROUNDS):
         for way, s in sessions.items():
+            one = ones[way]
             for _ in range(WARMUP):
                 s.run(None, {'input': one})
             for _ in range(CALLS):

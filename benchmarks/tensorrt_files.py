@@ -22,16 +22,17 @@ from jetson_classifier.inference.backends.tensorrt_models import (tensorrt_twin_
                                                                   write_fp16_twin)
 from jetson_classifier.inference.classifier import load_model
 from jetson_classifier.inference.image_files import read_rgb
-from jetson_classifier.inference.preprocessing import preprocess_batch
+from jetson_classifier.inference.preprocessing import INPUT_TYPES, preprocess_batch
 
 LADDER = ('lite0_160', 'lite0_192', 'lite0', 'lite1', 'lite2')
 BATCH_SIZE = 50
 
 
 def top1(path, batches, truth, threads):
-    """Return the top-1 accuracy of the ONNX file at `path` on preprocessed `batches`."""
+    """Return the top-1 accuracy of the ONNX file at `path` on `batches` {input dtype: list}."""
     backend = OnnxRuntimeBackend(path, threads=threads)
-    answers = np.concatenate([backend.infer(batch).argmax(axis=1) for batch in batches])
+    answers = np.concatenate([backend.infer(batch).argmax(axis=1)
+                              for batch in batches[backend.input_dtype]])
     backend.close()
     return float(np.mean(answers == truth))
 
@@ -42,8 +43,12 @@ def measure(rung, folder, threads, scratch):
     int8_path, _ = load_model(f'{rung}_int8')
     photos = find_labelled_images(folder, synsets=info.synsets)
     truth = np.array([index for _, index in photos])
-    batches = [preprocess_batch([read_rgb(path) for path, _ in photos[i:i + BATCH_SIZE]], info)
-               for i in range(0, len(photos), BATCH_SIZE)]
+    chunks = ([read_rgb(path) for path, _ in photos[i:i + BATCH_SIZE]]
+              for i in range(0, len(photos), BATCH_SIZE))
+    batches = {dtype: [] for dtype in INPUT_TYPES}
+    for images in chunks:
+        for dtype, preprocessed in batches.items():
+            preprocessed.append(preprocess_batch(images, info, dtype))
     fp16_path = Path(scratch) / f'{rung}-fp16.onnx'
     write_fp16_twin(fp32_path, fp16_path)
     files = {'fp32': fp32_path, 'cpu int8 (uint8, asymmetric)': int8_path,

@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from jetson_classifier.benchmark.measuring import random_batch
 from jetson_classifier.inference.backends.onnxruntime_backend import (
     GLOBAL_POOL, OnnxRuntimeBackend, share_one_thread_pool)
 from jetson_classifier.inference.catalog import Catalog
@@ -32,9 +33,9 @@ def load(names, threads):
     catalog, loaded = Catalog.load(), []
     for name in names:
         path = catalog.path_of(catalog.entry(name))
-        size = read_model_info(path).input_size
-        batch = np.random.default_rng(0).uniform(-1, 1, (1, 3, size, size)).astype(np.float32)
-        loaded.append((name, OnnxRuntimeBackend(path, threads=threads), batch))
+        backend = OnnxRuntimeBackend(path, threads=threads)
+        batch = random_batch(read_model_info(path).input_size, 1, backend.input_dtype)
+        loaded.append((name, backend, batch))
     return loaded
 
 

@@ -241,9 +241,9 @@ def test_images_are_decoded_once_and_preprocessed_once_per_input_size(tiny, monk
         calls['read'] += 1
         return real_read(path)
 
-    def preprocess(images, info):
+    def preprocess(images, info, dtype):
         calls['preprocess'].append((len(images), info.input_size))
-        return real_preprocess(images, info)
+        return real_preprocess(images, info, dtype)
 
     real_read, real_preprocess = measuring.read_rgb, measuring.preprocess_batch
     monkeypatch.setattr(measuring, 'read_rgb', read)
@@ -259,6 +259,7 @@ class RecordingBackend:
     """Stands in for a backend: records which model ran at which batch size."""
 
     name, device, precision, max_batch = 'fake', 'cpu', 'fp32', None
+    input_dtype = np.dtype(np.float32)
 
     def __init__(self, name, log):
         self.model, self.log = name, log

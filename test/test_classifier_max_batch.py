@@ -28,5 +28,6 @@ def test_onnxruntime_takes_any_batch(catalog):
     classifier = Classifier('lite0_160_int8', catalog=catalog, backend='onnxruntime',
                             max_batch=2)
     assert classifier.max_batch is None
-    assert classifier.infer(np.zeros((5, 3, 160, 160), np.float32)).shape == (5, 1000)
+    batch = np.zeros((5, 3, 160, 160), classifier.backend.input_dtype)
+    assert classifier.infer(batch).shape == (5, 1000)
     classifier.close()

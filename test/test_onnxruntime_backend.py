@@ -1,5 +1,5 @@
 """
-The ONNX Runtime backend's session options: exact int8 and the shared thread pool.
+The ONNX Runtime backend: the input types it feeds, exact int8, the shared thread pool.
 
 Exact int8 is asked for only where the CPU lacks VNNI; the pool is process-wide, so its tests
 run in fresh processes.
@@ -10,13 +10,48 @@ from pathlib import Path
 import subprocess
 import sys
 
+import numpy as np
+import onnx
+from onnx import helper, TensorProto
 import pytest
 
 from jetson_classifier.cpu_features import has_vnni, VNNI
+from jetson_classifier.errors import ModelLoadError
 from jetson_classifier.inference.backends import onnxruntime_backend
-from jetson_classifier.inference.backends.onnxruntime_backend import GLOBAL_POOL
+from jetson_classifier.inference.backends.onnxruntime_backend import (GLOBAL_POOL,
+                                                                      OnnxRuntimeBackend)
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_model_taking(elem_type, path):
+    """Write a model that casts its (N, 3, 2, 2) input of `elem_type` to float and pools it."""
+    graph = helper.make_graph(
+        [helper.make_node('Cast', ['input'], ['floats'], to=TensorProto.FLOAT),
+         helper.make_node('ReduceMean', ['floats'], ['logits'], axes=[2, 3], keepdims=0)],
+        'cast', [helper.make_tensor_value_info('input', elem_type, ['batch', 3, 2, 2])],
+        [helper.make_tensor_value_info('logits', TensorProto.FLOAT, ['batch', 3])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize('elem_type, dtype', [(TensorProto.FLOAT, np.float32),
+                                              (TensorProto.UINT8, np.uint8)])
+def test_a_model_is_fed_normalised_floats_or_pixels_as_its_input_says(
+        tmp_path, elem_type, dtype):
+    backend = OnnxRuntimeBackend(write_model_taking(elem_type, tmp_path / 'm.onnx'), threads=1)
+    assert backend.input_dtype == dtype
+    batch = np.arange(24).reshape(2, 3, 2, 2).astype(dtype)
+    np.testing.assert_allclose(backend.infer(batch), batch.mean(axis=(2, 3)))
+    backend.close()
+
+
+def test_a_model_taking_another_input_type_is_refused_naming_it(tmp_path):
+    path = write_model_taking(TensorProto.FLOAT16, tmp_path / 'half.onnx')
+    with pytest.raises(ModelLoadError, match=r'half.onnx takes tensor\(float16\)'):
+        OnnxRuntimeBackend(path, threads=1)
 
 
 def test_has_vnni_reads_the_cpu_flags():

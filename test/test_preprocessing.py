@@ -5,7 +5,8 @@ import pytest
 
 from jetson_classifier.errors import ImageError
 from jetson_classifier.inference.model_info import ModelInfo
-from jetson_classifier.inference.preprocessing import centre_crop, preprocess, preprocess_batch
+from jetson_classifier.inference.preprocessing import (centre_crop, PIXELS, preprocess,
+                                                       preprocess_batch)
 
 LITE = ModelInfo(labels=('a', 'b'), input_size=4, crop_fraction=1.0, mean=(0.5,) * 3,
                  std=(0.5,) * 3)
@@ -48,6 +49,25 @@ def test_batch_stacks_images_of_different_sizes(photos):
     batch = preprocess_batch([photos['chelsea'], photos['coffee']], LITE)
     assert batch.shape == (2, 3, 4, 4) and batch.flags.c_contiguous
     assert not np.allclose(batch[0], batch[1])
+
+
+def test_a_pixel_batch_holds_the_resized_pixels_the_float_batch_normalises(photos):
+    images = [photos['chelsea'], photos['coffee']]
+    pixels = preprocess_batch(images, LITE, PIXELS)
+    assert pixels.shape == (2, 3, 4, 4) and pixels.dtype == np.uint8
+    np.testing.assert_allclose(pixels / 127.5 - 1, preprocess_batch(images, LITE), atol=1e-6)
+
+
+def test_a_pixel_batch_for_a_bgr_model_reverses_the_channels():
+    image = np.zeros((4, 4, 3), np.uint8)
+    image[..., 0] = 255  # pure red
+    bgr = ModelInfo(**{**LITE.__dict__, 'color_order': 'BGR'})
+    assert preprocess(image, bgr, PIXELS)[0, :, 0, 0].tolist() == [0, 0, 255]
+
+
+def test_an_input_type_no_model_takes_is_refused():
+    with pytest.raises(ValueError, match='float32 or uint8'):
+        preprocess(np.zeros((4, 4, 3), np.uint8), LITE, np.float16)
 
 
 @pytest.mark.parametrize('bad', [np.zeros((4, 4), np.uint8), np.zeros((4, 4, 3), np.float32),

@@ -93,10 +93,17 @@ def load_variants(catalog, models, backends, precisions, batches, threads, cache
     return loaded
 
 
-def _input(variant, batch):
-    size = variant.info.input_size
+def random_batch(size, batch, dtype):
+    """Return a reproducible random NCHW batch of `dtype`: pixels for uint8, else normalised."""
     rng = np.random.default_rng(size * 1000 + batch)
-    return rng.uniform(-1.0, 1.0, (batch, 3, size, size)).astype(np.float32)
+    shape = (batch, 3, size, size)
+    if dtype == np.uint8:
+        return rng.integers(0, 256, shape, np.uint8)
+    return rng.uniform(-1.0, 1.0, shape).astype(np.float32)
+
+
+def _input(variant, batch):
+    return random_batch(variant.info.input_size, batch, variant.backend.input_dtype)
 
 
 def timed_calls(runs, rounds, batch):
@@ -167,9 +174,10 @@ def _infer(backend, batch):
     return np.concatenate([backend.infer(batch[i:i + step]) for i in range(0, len(batch), step)])
 
 
-def _preprocessing_key(info):
+def _preprocessing_key(variant):
+    info = variant.info
     return (info.input_size, info.crop_fraction, tuple(info.mean), tuple(info.std),
-            info.color_order)
+            info.color_order, variant.backend.input_dtype)
 
 
 def measure_accuracy(variants, paths, truths, group_spec, chunk, progress):
@@ -182,7 +190,7 @@ def measure_accuracy(variants, paths, truths, group_spec, chunk, progress):
     scored = [v for v in variants if v.name in truths]
     by_preprocessing = {}
     for v in scored:
-        by_preprocessing.setdefault(_preprocessing_key(v.info), []).append(v)
+        by_preprocessing.setdefault(_preprocessing_key(v), []).append(v)
     counters = {v.name: stats.TopKCounter((1, 5)) for v in scored}
     groupings = {v.name: group_spec.bind(v.info.labels, v.info.synsets or None)
                  for v in scored} if group_spec else {}
@@ -190,7 +198,8 @@ def measure_accuracy(variants, paths, truths, group_spec, chunk, progress):
     for start in range(0, len(paths), chunk):
         images = [read_rgb(p) for p in paths[start:start + chunk]]
         for members in by_preprocessing.values():
-            batch = preprocess_batch(images, members[0].info)
+            batch = preprocess_batch(images, members[0].info,
+                                     members[0].backend.input_dtype)
             for v in members:
                 probs = postprocessing.softmax(_infer(v.backend, batch))
                 truth = truths[v.name][start:start + len(images)]

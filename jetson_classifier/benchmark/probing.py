@@ -134,7 +134,7 @@ def probe_peak_memory(request):
                              precision=request['precision'], cache_dir=request['cache_dir'])
     size = request['input_size']
     for batch in request['batches']:
-        backend.infer(np.zeros((batch, 3, size, size), np.float32))
+        backend.infer(np.zeros((batch, 3, size, size), backend.input_dtype))
     return json.dumps({'peak_rss_mb': (peak() - before) / 2**20})
 
 

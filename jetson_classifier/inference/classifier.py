@@ -97,7 +97,7 @@ class Classifier:
     def preprocess(self, images):
         """Return the model's input batch for a list of RGB arrays or image paths (CPU work)."""
         images = [read_rgb(i) if isinstance(i, (str, Path)) else i for i in images]
-        return preprocess_batch(images, self.info)
+        return preprocess_batch(images, self.info, self.backend.input_dtype)
 
     def infer(self, batch):
         """Return (N, C) model class probabilities for a preprocess() batch; timed in ms."""

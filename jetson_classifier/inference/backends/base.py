@@ -7,7 +7,7 @@ import numpy as np
 
 class Backend(abc.ABC):
     """
-    Runs one model: an NCHW float32 batch in, an (N, classes) float32 score array out.
+    Runs one model: an NCHW batch of `input_dtype` in, an (N, classes) float32 score array out.
 
     Constructors take the ONNX model path and raise ModelLoadError naming the file when
     it is missing, corrupt or refused; BackendUnavailableError when the backend's
@@ -34,13 +34,18 @@ class Backend(abc.ABC):
         """Where inference runs, in words (e.g. 'CPUExecutionProvider', 'Orin (sm_87)')."""
 
     @property
+    def input_dtype(self):
+        """Return the model input's numpy dtype: float32 (normalised) or uint8 (pixels)."""
+        return np.dtype(np.float32)
+
+    @property
     def max_batch(self):
         """Largest batch one infer() call accepts (None: unbounded)."""
         return self.input_shape[0]
 
     @abc.abstractmethod
     def infer(self, batch: np.ndarray) -> np.ndarray:
-        """Score a float32 NCHW batch; returns raw model outputs (logits) per image."""
+        """Score an NCHW batch of `input_dtype`; returns raw model outputs (logits) per image."""
 
     def close(self):
         """Release device memory and sessions; the backend is unusable afterwards."""

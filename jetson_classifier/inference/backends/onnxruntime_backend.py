@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import onnxruntime as ort
 
 from jetson_classifier.cpu_features import has_vnni
@@ -10,6 +11,8 @@ from jetson_classifier.inference.backends.base import Backend
 from jetson_classifier.inference.model_info import is_explicitly_quantized
 
 _PREFERRED = ('TensorrtExecutionProvider', 'CUDAExecutionProvider', 'CPUExecutionProvider')
+# What the classifier feeds a model: normalised float32, or uint8 pixels (preprocessing.py).
+_INPUT_TYPES = {'tensor(float)': np.dtype(np.float32), 'tensor(uint8)': np.dtype(np.uint8)}
 # x86 CPUs without VNNI (AVX2, AVX-512F) multiply uint8 by int8 in 16-bit pairs that saturate:
 # lite0_160_int8 lost 8.2 top-1 points there (71.9 vs 80.1 %, AMD EPYC with AVX2 only). This
 # key makes ONNX Runtime use its exact uint8 x uint8 kernels (0.6 points lost). ONNX Runtime
@@ -71,6 +74,11 @@ def describe_thread_pool():
             f'Runtime {ort.__version__} has no shared pool)')
 
 
+def session_input_dtype(session):
+    """Return the numpy dtype a session's first input takes, or None if we feed no such type."""
+    return _INPUT_TYPES.get(session.get_inputs()[0].type)
+
+
 def available_providers():
     """Return the preferred execution providers this onnxruntime build offers, best first."""
     offered = ort.get_available_providers()
@@ -109,6 +117,10 @@ class OnnxRuntimeBackend(Backend):
             raise ModelLoadError(f'onnxruntime cannot load {self._path}: {error}') from error
         model_input = self._session.get_inputs()[0]
         self._input_name = model_input.name
+        self._input_dtype = session_input_dtype(self._session)
+        if self._input_dtype is None:
+            raise ModelLoadError(f'{self._path} takes {model_input.type}; the classifier feeds '
+                                 f'{" or ".join(_INPUT_TYPES)}')
         self._input_shape = tuple(d if isinstance(d, int) else None for d in model_input.shape)
 
     def _configure(self, provider, cache_dir):
@@ -127,6 +139,10 @@ class OnnxRuntimeBackend(Backend):
         return self._input_shape
 
     @property
+    def input_dtype(self):
+        return self._input_dtype
+
+    @property
     def precision(self):
         """Arithmetic in use: TensorRT EP honours the request, other providers run the file."""
         if self.device == 'TensorrtExecutionProvider':
@@ -139,7 +155,7 @@ class OnnxRuntimeBackend(Backend):
         return self._session.get_providers()[0]
 
     def infer(self, batch):
-        """Score a float32 NCHW batch; returns the logits."""
+        """Score an NCHW batch of `input_dtype`; returns the logits."""
         return self._session.run(None, {self._input_name: batch})[0]
 
     def close(self):

@@ -136,6 +136,12 @@ class TensorRTBackend(Backend):
         return self._max_batch
 
     @property
+    def input_dtype(self):
+        """uint8 for a network that takes pixels; float32 for any float input (cast on copy)."""
+        dtype = self._io[self._input][0].dtype
+        return dtype if dtype == np.uint8 else np.dtype(np.float32)
+
+    @property
     def precision(self):
         return self._precision
 
