@@ -1,6 +1,11 @@
 """
 The top-1 label of every catalog model on the test photos, to compare two software stacks.
 
+Each answer comes with the runner-up and the margin between their probabilities. Stacks may
+differ in a pixel (OpenCV 4.5.4's cubic resize and 5.0's round some pixels one level apart),
+and where an INT8 model's quantized logits put the two best classes one step apart or level,
+that is enough to swap them.
+
 The JetPack 6 floor lane (make test-floor) writes them with the development stack and
 test_floor_stack.py checks the floor stack against them, on the same model files:
     python test/catalog_top1.py --write FILE
@@ -33,7 +38,7 @@ def comparison_photos():
 
 
 def catalog_top1(catalog=None, photos=None):
-    """Return {model: {photo: top-1 label}} for every model the catalog has a file of."""
+    """Return {model: {photo: [top-1 label, runner-up, margin]}} for every model with a file."""
     catalog = catalog or Catalog.load()
     photos = photos or comparison_photos()
     answers = {}
@@ -42,10 +47,11 @@ def catalog_top1(catalog=None, photos=None):
             continue
         classifier = Classifier(name, backend='onnxruntime', catalog=catalog, threads=2)
         try:
-            labels = [p[0].label for p in classifier.classify_batch(list(photos.values()))]
+            best_two = classifier.classify_batch(list(photos.values()), top_k=2)
         finally:
             classifier.close()
-        answers[name] = dict(zip(photos, labels))
+        answers[name] = {photo: [first.label, second.label, first.score - second.score]
+                         for photo, (first, second) in zip(photos, best_two)}
     return answers
 
 

