@@ -647,3 +647,25 @@ def test_zero_retry_s_never_tries_a_slow_rung_again_without_a_prediction():
                              cooldown_s=6.0, retry_s=0.0)
     switches = run_platform(policy, small_model_spared_by_load, 300.0)
     assert [target for _, target, _ in switches] == ['lite2', 'lite2_int8']
+
+
+def hog_sparing_the_smallest_rung(t, model):
+    """Give the real fps: a hog from 20 to 80 s slows lite0_int8 to 0.8, the others to 0.3."""
+    profile = {r.name: r.fps for r in LADDER}[model]
+    if not 20.0 <= t < 80.0:
+        return profile
+    return profile * (0.8 if model == 'lite0_int8' else 0.3125)
+
+
+def test_rungs_a_step_down_passed_over_are_not_judged_by_the_smallest_rungs_speed():
+    # Under the hog lite0_int8's 0.8 of its profile would predict lite1_int8 at 128 >= 125, a
+    # step up to 50 fps and back every cooldown. Passed over at 50, lite1_int8 waits for
+    # lite0_int8 to speed up or for its retry.
+    policy = SwitchingPolicy(LADDER, min_fps=100.0, hysteresis=0.25, window_s=3.0,
+                             cooldown_s=6.0, retry_s=60.0)
+    switches = run_platform(policy, hog_sparing_the_smallest_rung, 200.0)
+    assert [(t, target) for t, target, _ in switches] == [
+        (23.0, 'lite0_int8'), (83.0, 'lite1_int8'), (89.0, 'lite2_int8')]
+    assert switches[1][2] == (
+        'step up lite0_int8 -> lite1_int8: try lite1_int8 again, 60 s after it was passed over '
+        '(predicted 62.5 fps: 1.25 x 50.0 predicted when passed over)')

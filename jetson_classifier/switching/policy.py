@@ -30,13 +30,14 @@ def _since(since, holds, now):
 
 @dataclasses.dataclass
 class _Departure:
-    """A rung left for being too slow: its fps then, the rung below it went to, and when."""
+    """A rung left (or passed over) for being too slow: its fps then, the rung gone to, when."""
 
     fps: float
     below: int
     at: float
     retries: int = 0  # retries since that came back slow
     below_fps: float = None  # the rung below's settled fps, once it has one
+    how: str = 'measured when left'  # or 'predicted when passed over'
 
 
 class SwitchingPolicy:
@@ -49,7 +50,11 @@ class SwitchingPolicy:
     `speed_factor` is the last measured / expected fps of the active rung. A rung left for
     being too slow is predicted from what it measured, scaled by how the rung below it has
     sped up since, not from the profile: profiles of another load or machine mis-rank rungs
-    (an INT8 rung's speed-up does not carry over to an FP32 one) and would make it flap.
+    (an INT8 rung's speed-up does not carry over to an FP32 one) and would make it flap. So
+    is a rung a step down passes over, from the speed predicted for it then: a load slows a
+    small rung less than a larger one, so the small rung's speed under it overrates the
+    larger ones (a CPU hog took lite0_192_int8 to 0.63 of its profile fps, lite1_int8 to
+    0.37, and a step up between them under the hog was a switch each way).
     Load need not slow every rung alike (a small model can finish inside its scheduler
     slice where a larger one is preempted), so such a rung is also tried again after
     retry_s, and after twice as long each time it is still too slow (0: never).
@@ -171,6 +176,7 @@ class SwitchingPolicy:
         if slow and faster is not None and now - self._slow_since >= self.window_s:
             target = self._step_down_target(faster)
             predicted, basis = self._prediction(target)
+            self._pass_over(now, target)
             self._leave_slow(now, fps, target)
             return self._step(self._expected, target, now,
                               f'{fps:.1f} fps < min_fps {limit:g} for '
@@ -191,7 +197,9 @@ class SwitchingPolicy:
                 self._expected, better, now,
                 f'try {self.rungs[better].name} again, {now - departure.at:.0f} s after it ran '
                 f'{departure.fps:.1f} fps < min_fps {limit:g} (predicted {predicted:.1f} fps: '
-                f'{basis})')
+                f'{basis})' if departure.how == 'measured when left' else
+                f'try {self.rungs[better].name} again, {now - departure.at:.0f} s after it was '
+                f'passed over (predicted {predicted:.1f} fps: {basis})')
             self._retried = better
             return decision
         return None
@@ -235,6 +243,14 @@ class SwitchingPolicy:
         retries = self._left_slow[self._expected].retries + 1 if failed_retry else 0
         self._left_slow[self._expected] = _Departure(fps, faster, now, retries)
 
+    def _pass_over(self, now, target):
+        """Record the rungs a step down to `target` skips, at the fps predicted for them now."""
+        for i in range(target + 1, self._expected):
+            earlier = self._left_slow.get(i)
+            self._left_slow[i] = _Departure(self._prediction(i)[0], target, now,
+                                            earlier.retries if earlier else 0,
+                                            how='predicted when passed over')
+
     def _retry_due(self, departure, now):
         """Whether a rung left for being slow from the active one is due another try."""
         return (departure is not None and departure.below == self._expected and self.retry_s > 0
@@ -247,7 +263,7 @@ class SwitchingPolicy:
             if departure.below_fps is None:
                 return 0.0, 'no settled reference yet'
             scale = self._fps / departure.below_fps
-            return departure.fps * scale, f'{scale:.2f} x {departure.fps:.1f} measured when left'
+            return departure.fps * scale, f'{scale:.2f} x {departure.fps:.1f} {departure.how}'
         factor = self.speed_factor or 0.0
         expected, basis = self._expected_fps(i)
         return expected * factor, f'{factor:.2f} x {expected:.1f} expected {basis}'
