@@ -45,14 +45,16 @@ def compare(model, photos, threads):
                                session(int8_path, threads, False),
                                session(fp32_path, threads, False))))
     chunks = [[read_rgb(p) for p in photos[i:i + 50]] for i in range(0, len(photos), 50)]
-    answers, ones, times = {}, {}, {way: [] for way in WAYS}
-    for way, s in sessions.items():
-        batches = [preprocess_batch(images, info, session_input_dtype(s)) for images in chunks]
-        answers[way] = np.concatenate([s.run(None, {'input': b})[0].argmax(1) for b in batches])
-        ones[way] = batches[0][:1]
+    dtypes = {way: session_input_dtype(s) for way, s in sessions.items()}
+    batches = {dtype: [preprocess_batch(images, info, dtype) for images in chunks]
+               for dtype in set(dtypes.values())}
+    answers = {way: np.concatenate([s.run(None, {'input': b})[0].argmax(1)
+                                    for b in batches[dtypes[way]]])
+               for way, s in sessions.items()}
+    times = {way: [] for way in WAYS}
     for _ in range(ROUNDS):
         for way, s in sessions.items():
-            one = ones[way]
+            one = batches[dtypes[way]][0][:1]
             for _ in range(WARMUP):
                 s.run(None, {'input': one})
             for _ in range(CALLS):
