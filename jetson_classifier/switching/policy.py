@@ -12,6 +12,9 @@ from jetson_classifier.switching.ladder import (check_limit, Constraint, expecte
                                                 plan_rung)
 
 POLICIES = ('min_fps', 'min_accuracy', 'manual')
+# How a departure's fps was had: measured on the rung as it was left, or predicted for a rung
+# a step down passed over.
+_MEASURED, _PASSED_OVER = 'measured when left', 'predicted when passed over'
 
 
 class Decision(NamedTuple):
@@ -37,7 +40,7 @@ class _Departure:
     at: float
     retries: int = 0  # retries since that came back slow
     below_fps: float = None  # the rung below's settled fps, once it has one
-    how: str = 'measured when left'  # or 'predicted when passed over'
+    how: str = _MEASURED  # or _PASSED_OVER
 
 
 class SwitchingPolicy:
@@ -193,13 +196,12 @@ class SwitchingPolicy:
         departure = self._left_slow.get(better)
         if not slow and self._retry_due(departure, now):
             predicted, basis = self._prediction(better)
+            then = (f'it ran {departure.fps:.1f} fps < min_fps {limit:g}'
+                    if departure.how == _MEASURED else 'it was passed over')
             decision = self._step(
                 self._expected, better, now,
-                f'try {self.rungs[better].name} again, {now - departure.at:.0f} s after it ran '
-                f'{departure.fps:.1f} fps < min_fps {limit:g} (predicted {predicted:.1f} fps: '
-                f'{basis})' if departure.how == 'measured when left' else
-                f'try {self.rungs[better].name} again, {now - departure.at:.0f} s after it was '
-                f'passed over (predicted {predicted:.1f} fps: {basis})')
+                f'try {self.rungs[better].name} again, {now - departure.at:.0f} s after {then} '
+                f'(predicted {predicted:.1f} fps: {basis})')
             self._retried = better
             return decision
         return None
@@ -249,7 +251,7 @@ class SwitchingPolicy:
             earlier = self._left_slow.get(i)
             self._left_slow[i] = _Departure(self._prediction(i)[0], target, now,
                                             earlier.retries if earlier else 0,
-                                            how='predicted when passed over')
+                                            how=_PASSED_OVER)
 
     def _retry_due(self, departure, now):
         """Whether a rung left for being slow from the active one is due another try."""
