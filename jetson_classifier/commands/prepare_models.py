@@ -232,7 +232,7 @@ def pad_input_channels(model, channels=4):
     conv = _sole_reader(graph, _sole_reader(graph, quantize_node.output[0],
                                             'DequantizeLinear').output[0], 'Conv')
     weight_dequantize = next(n for n in graph.node if n.output[0] == conv.input[1])
-    weight = next(t for t in graph.initializer if t.name == weight_dequantize.input[0])
+    weight = _initializer(graph, weight_dequantize.input[0])
     values = numpy_helper.to_array(weight)
     missing = channels - values.shape[1]
     weight.CopyFrom(numpy_helper.from_array(
@@ -262,7 +262,8 @@ def take_pixels(model, info):
     reader = next(n for n in graph.node if image.name in n.input)
     pad = reader if reader.op_type == 'Pad' else None
     quantize_node = _sole_reader(graph, pad.output[0] if pad else image.name, 'QuantizeLinear')
-    scale, zero_point = (_initializer(graph, name) for name in quantize_node.input[1:3])
+    scale, zero_point = (numpy_helper.to_array(_initializer(graph, name))
+                         for name in quantize_node.input[1:3])
     (mean, *other_means), (std, *other_stds) = set(info.mean), set(info.std)
     if (other_means or other_stds or zero_point != np.round(255 * mean)
             or not np.isclose(scale, 1 / (255 * std), rtol=1e-6)):
@@ -281,7 +282,8 @@ def take_pixels(model, info):
 
 
 def _initializer(graph, name):
-    return numpy_helper.to_array(next(t for t in graph.initializer if t.name == name))
+    """Return the graph's initializer (constant tensor) called `name`."""
+    return next(t for t in graph.initializer if t.name == name)
 
 
 def export_int8(entry, fp32_path, path, log):
