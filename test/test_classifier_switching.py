@@ -139,7 +139,8 @@ def test_two_classifiers_in_two_namespaces_report_apart_and_a_stopped_camera_is_
         stopped_at = time.monotonic()
         assert ros.spin_until(lambda: level_of(statuses, '/a') == 2, stale_after_s + 3.0)
         error_after = time.monotonic() - stopped_at
-        assert level_of(statuses, '/b') == 0
+        # /b's own frames may earn it a WARN on a busy machine; /a's silence is not its error.
+        assert level_of(statuses, '/b') < 2, latest(statuses, '/b').message
         with node_process(source, ['-r', '__ns:=/a', *ros_params(rate_hz=10.0)],
                           ready_text='publishing'):
             assert ros.spin_until(lambda: level_of(statuses, '/a') == 0, 10.0)
@@ -164,12 +165,16 @@ class StatusList:
         return reversed(list(self))
 
 
+def latest(statuses, namespace):
+    """Return the latest status the classifier in `namespace` reported, or None."""
+    return next((status for _, status in reversed(statuses)
+                 if status.name == f'{namespace}/classifier: classification'), None)
+
+
 def level_of(statuses, namespace):
     """Return the latest level (0, 1, 2) the classifier in `namespace` reported, or None."""
-    for _, status in reversed(statuses):
-        if status.name == f'{namespace}/classifier: classification':
-            return status.level[0]
-    return None
+    status = latest(statuses, namespace)
+    return None if status is None else status.level[0]
 
 
 def test_active_model_is_latched_for_a_late_subscriber(ros):

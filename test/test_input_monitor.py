@@ -69,5 +69,29 @@ def test_stamps_going_back_restart_the_period_estimate_without_counting_loss():
     feed(monitor, [0, 1], start_s=10.0)
     assert monitor.period_s is None
     assert monitor.lost_upstream == 0
-    feed(monitor, [2, 3, 4, 7], start_s=10.0)
+    feed(monitor, [2, 3, 4, 7, 8], start_s=10.0)
+    assert monitor.lost_upstream == 2
+
+
+def test_a_frame_sent_late_is_not_counted_as_a_frame_lost():
+    # A driver stamping at sending time on a busy CPU: frame 6 went out 0.6 of a period late,
+    # frame 7 on time.
+    monitor = InputMonitor(window_s=2.0)
+    for number in range(12):
+        stamp = 50.0 + (number + 0.6 * (number == 6)) * PERIOD
+        monitor.add(stamp, stamp)
+    assert monitor.lost_upstream == 0
+
+
+def test_a_frame_lost_and_the_next_one_late_counts_one():
+    monitor = InputMonitor(window_s=2.0)
+    feed(monitor, [0, 1, 2, 3, 4, 6.6, 7, 8])
+    assert monitor.lost_upstream == 1
+
+
+def test_a_loss_is_counted_when_the_next_frame_tells_it_was_not_a_late_frame():
+    monitor = InputMonitor(window_s=2.0)
+    feed(monitor, [0, 1, 2, 3, 4, 7])
+    assert monitor.lost_upstream == 0
+    feed(monitor, [8])
     assert monitor.lost_upstream == 2

@@ -21,9 +21,11 @@ class InputMonitor:
     Counts received frames, frames lost upstream and the input rate seen in header stamps.
 
     The camera period is the median of the recent stamp gaps, so it holds while fewer than
-    half of the frames are lost. A gap of g periods (g > GAP_FACTOR) counts round(g) - 1
-    frames lost. Unset stamps (0) are counted and skipped; a stamp that goes back (a replayed
-    bag, a restarted camera) starts the period estimate afresh.
+    half of the frames are lost. A gap of g periods (g > GAP_FACTOR) means round(g) - 1
+    frames lost, counted when the next frame comes: if that one comes within half a period,
+    the frame before it was late, not after a loss (a driver that stamps at sending time on a
+    busy CPU), and one fewer is counted. Unset stamps (0) are counted and skipped; a stamp
+    that goes back (a replayed bag, a restarted camera) starts the period estimate afresh.
     """
 
     def __init__(self, window_s):
@@ -34,6 +36,7 @@ class InputMonitor:
         self._arrivals = RateMeter(window_s)
         self._gaps = collections.deque(maxlen=PERIOD_SAMPLES)
         self._last_stamp_s = None
+        self._lost_if_on_time = 0
 
     @property
     def window_s(self):
@@ -57,10 +60,13 @@ class InputMonitor:
         gap = stamp_s - last
         if gap <= 0:
             self._gaps.clear()
+            self._lost_if_on_time = 0
             return
         period = self.period_s
-        if period is not None and gap > GAP_FACTOR * period:
-            self.lost_upstream += round(gap / period) - 1
+        if period is not None:
+            late = gap < 0.5 * period
+            self.lost_upstream += max(0, self._lost_if_on_time - late)
+            self._lost_if_on_time = round(gap / period) - 1 if gap > GAP_FACTOR * period else 0
         self._gaps.append(gap)
 
     @property
