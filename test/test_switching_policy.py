@@ -649,23 +649,76 @@ def test_zero_retry_s_never_tries_a_slow_rung_again_without_a_prediction():
     assert [target for _, target, _ in switches] == ['lite2', 'lite2_int8']
 
 
-def hog_sparing_the_smallest_rung(t, model):
-    """Give the real fps: a hog from 20 to 80 s slows lite0_int8 to 0.8, the others to 0.3."""
-    profile = {r.name: r.fps for r in LADDER}[model]
-    if not 20.0 <= t < 80.0:
-        return profile
-    return profile * (0.8 if model == 'lite0_int8' else 0.3125)
+def hog_sparing_the_smallest_rung(spared, until=80.0, others=0.3125):
+    """Real fps: a hog from 20 s to `until` slows lite0_int8 to `spared`, the others more."""
+    def real(t, model):
+        profile = {r.name: r.fps for r in LADDER}[model]
+        if not 20.0 <= t < until:
+            return profile
+        return profile * (spared if model == 'lite0_int8' else others)
+    return real
 
 
 def test_rungs_a_step_down_passed_over_are_not_judged_by_the_smallest_rungs_speed():
-    # Under the hog lite0_int8's 0.8 of its profile would predict lite1_int8 at 128 >= 125, a
+    # Under the hog lite0_int8's 0.9 of its profile would predict lite1_int8 at 144 >= 125, a
     # step up to 50 fps and back every cooldown. Passed over at 50, lite1_int8 waits for
     # lite0_int8 to speed up or for its retry.
     policy = SwitchingPolicy(LADDER, min_fps=100.0, hysteresis=0.25, window_s=3.0,
                              cooldown_s=6.0, retry_s=60.0)
-    switches = run_platform(policy, hog_sparing_the_smallest_rung, 200.0)
+    switches = run_platform(policy, hog_sparing_the_smallest_rung(0.9), 200.0)
     assert [(t, target) for t, target, _ in switches] == [
         (23.0, 'lite0_int8'), (83.0, 'lite1_int8'), (89.0, 'lite2_int8')]
     assert switches[1][2] == (
         'step up lite0_int8 -> lite1_int8: try lite1_int8 again, 60 s after it was passed over '
-        '(predicted 62.5 fps: 1.25 x 50.0 predicted when passed over)')
+        '(predicted 55.6 fps: 1.11 x 50.0 predicted when passed over)')
+
+
+def test_once_the_load_lifts_it_goes_back_to_the_rung_the_steps_down_began_from():
+    # lite0_int8 ran 256 under the hog, 320 after it: 1.25 x, the margin. The prediction from
+    # it (lite2_int8 at 1.25 x 40) would never show lite2_int8 holding.
+    policy = SwitchingPolicy(LADDER, min_fps=100.0, hysteresis=0.25, window_s=3.0,
+                             cooldown_s=6.0, retry_s=600.0)
+    switches = run_platform(policy, hog_sparing_the_smallest_rung(0.8, until=50.0), 200.0)
+    assert [(t, target) for t, target, _ in switches] == [
+        (23.0, 'lite0_int8'), (53.0, 'lite2_int8')]
+    assert switches[1][2] == (
+        'step up lite0_int8 -> lite2_int8: 320.0 fps, 1.25 x the 256.0 it ran under the load '
+        'that made lite2_int8 too slow, for 3.0 s: the load has lifted')
+
+
+def test_steps_down_one_after_another_go_back_to_the_first_rung_in_one_step():
+    # The hog comes in two stages: at 0.7 lite2_int8 is left for lite1_int8 (predicted to
+    # hold), at 0.3 from 30 s lite1_int8 is left for lite0_int8, which it slows to 0.8.
+    def real(t, model):
+        profile = {r.name: r.fps for r in LADDER}[model]
+        if not 20.0 <= t < 60.0:
+            return profile
+        return profile * (0.8 if model == 'lite0_int8' else 0.7 if t < 30.0 else 0.3)
+    policy = SwitchingPolicy(LADDER, min_fps=100.0, hysteresis=0.25, window_s=3.0,
+                             cooldown_s=6.0, retry_s=600.0)
+    switches = run_platform(policy, real, 200.0)
+    assert [(t, target) for t, target, _ in switches] == [
+        (23.0, 'lite1_int8'), (33.0, 'lite0_int8'), (63.0, 'lite2_int8')]
+
+
+def test_a_return_that_finds_the_load_still_there_is_not_made_again():
+    # After 50 s the hog spares lite0_int8 entirely but still slows the others to 0.3: the
+    # return at 53 s fails, and only lite1_int8's retries follow (passed over at 23 and 59 s).
+    policy = SwitchingPolicy(LADDER, min_fps=100.0, hysteresis=0.25, window_s=3.0,
+                             cooldown_s=6.0, retry_s=60.0)
+
+    def real(t, model):
+        spared = 0.8 if t < 50.0 else 1.0
+        return hog_sparing_the_smallest_rung(spared, until=math.inf)(t, model)
+    switches = run_platform(policy, real, 300.0)
+    assert [(t, target) for t, target, _ in switches] == [
+        (23.0, 'lite0_int8'), (53.0, 'lite2_int8'), (59.0, 'lite0_int8'),
+        (119.0, 'lite1_int8'), (125.0, 'lite0_int8'), (245.0, 'lite1_int8'),
+        (251.0, 'lite0_int8')]
+
+
+def test_no_return_without_tries():
+    policy = SwitchingPolicy(LADDER, min_fps=100.0, hysteresis=0.25, window_s=3.0,
+                             cooldown_s=6.0, retry_s=0.0)
+    switches = run_platform(policy, hog_sparing_the_smallest_rung(0.8, until=50.0), 200.0)
+    assert [target for _, target, _ in switches] == ['lite0_int8']

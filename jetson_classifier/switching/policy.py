@@ -60,7 +60,10 @@ class SwitchingPolicy:
     0.37, and a step up between them under the hog was a switch each way).
     Load need not slow every rung alike (a small model can finish inside its scheduler
     slice where a larger one is preempted), so such a rung is also tried again after
-    retry_s, and after twice as long each time it is still too slow (0: never).
+    retry_s, and after twice as long each time it is still too slow (0: never). For the
+    same reason, once the active rung runs (1 + hysteresis) x what it settled at under the
+    load that made a rung too slow, for window_s, the load has lifted: it goes straight back
+    to the rung those steps down began from, a try that backs off like the others.
     """
 
     def __init__(self, rungs, policy='min_fps', min_fps=None, min_accuracy=None,
@@ -91,7 +94,7 @@ class SwitchingPolicy:
         self._index = {r.name: i for i, r in enumerate(self.rungs)}
         self._banned = set()
         self._expected = self._origin = self._last_switch = self._mismatch_since = None
-        self._slow_since = self._fast_since = None
+        self._slow_since = self._fast_since = self._lifted_since = None
         self._last_now = -math.inf
         self._fps = self._retried = None
         self._left_slow = {}  # rung -> _Departure
@@ -171,8 +174,11 @@ class SwitchingPolicy:
         better = self._neighbour(self._expected, 1)
         slow = fps < limit
         fast = better is not None and self._clears_margin(better)
+        loaded_fps, origin = self._load_lifted_from()
         self._slow_since = _since(self._slow_since, slow, now)
         self._fast_since = _since(self._fast_since, fast, now)
+        self._lifted_since = _since(self._lifted_since,
+                                    fps >= loaded_fps * (1 + self.hysteresis), now)
         if self._last_switch is not None and now - self._last_switch < self.cooldown_s:
             return None
         faster = self._neighbour(self._expected, -1)
@@ -193,6 +199,14 @@ class SwitchingPolicy:
                               f'({basis}) >= {limit * (1 + self.hysteresis):.1f} (min_fps '
                               f'{limit:g} + {self.hysteresis:.0%}) for '
                               f'{now - self._fast_since:.1f} s')
+        if self._lifted_since is not None and now - self._lifted_since >= self.window_s:
+            decision = self._step(
+                self._expected, origin, now,
+                f'{fps:.1f} fps, {fps / loaded_fps:.2f} x the {loaded_fps:.1f} it ran under the '
+                f'load that made {self.rungs[origin].name} too slow, for '
+                f'{now - self._lifted_since:.1f} s: the load has lifted')
+            self._retried = origin
+            return decision
         departure = self._left_slow.get(better)
         if not slow and self._retry_due(departure, now):
             predicted, basis = self._prediction(better)
@@ -253,6 +267,29 @@ class SwitchingPolicy:
                                             earlier.retries if earlier else 0,
                                             how=_PASSED_OVER)
 
+    def _load_lifted_from(self):
+        """
+        Return (the active rung's settled fps under the load, the rung to go back to).
+
+        The rung to go back to is the first of the steps down, each left measured too slow,
+        that ended on the active rung; (inf, None) if there is none, it has been tried again
+        since, or tries are off.
+        """
+        left = self._left_for(self._expected)
+        if left is None or self.retry_s == 0 or self._left_slow[left].below_fps is None:
+            return math.inf, None
+        origin = left
+        while (above := self._left_for(origin)) is not None:
+            origin = above
+        if self._left_slow[origin].retries or self.rungs[origin].name in self._banned:
+            return math.inf, None
+        return self._left_slow[left].below_fps, origin
+
+    def _left_for(self, i):
+        """Return the best rung left for rung i when measured too slow, or None."""
+        return max((r for r, d in self._left_slow.items() if d.below == i and d.how == _MEASURED),
+                   default=None)
+
     def _retry_due(self, departure, now):
         """Whether a rung left for being slow from the active one is due another try."""
         return (departure is not None and departure.below == self._expected and self.retry_s > 0
@@ -302,5 +339,6 @@ class SwitchingPolicy:
     def _switch(self, target, now, origin, reason):
         """Expect `target` from now on (the classifier runs `origin` until it lands)."""
         self._expected, self._origin, self._last_switch = target, origin, now
-        self._slow_since = self._fast_since = self._mismatch_since = self._retried = None
+        self._slow_since = self._fast_since = self._lifted_since = None
+        self._mismatch_since = self._retried = None
         return Decision(self.rungs[target].name, reason)
