@@ -649,13 +649,13 @@ def test_zero_retry_s_never_tries_a_slow_rung_again_without_a_prediction():
     assert [target for _, target, _ in switches] == ['lite2', 'lite2_int8']
 
 
-def hog_sparing_the_smallest_rung(spared, until=80.0, others=0.3125):
-    """Real fps: a hog from 20 s to `until` slows lite0_int8 to `spared`, the others more."""
+def hog_sparing_the_smallest_rung(spared, until=80.0):
+    """Real fps: a hog from 20 s to `until` slows lite0_int8 to `spared`, the others to 0.3."""
     def real(t, model):
         profile = {r.name: r.fps for r in LADDER}[model]
         if not 20.0 <= t < until:
             return profile
-        return profile * (spared if model == 'lite0_int8' else others)
+        return profile * (spared if model == 'lite0_int8' else 0.3125)
     return real
 
 
