@@ -5,8 +5,9 @@ An image source (640x480 rgb8 at 30 Hz), the classifier and the switcher run as 
 for --seconds; two busy processes hog the CPU from --hog-at for --hog-seconds. min_fps is set
 between two neighbouring rungs' paced speeds (from the profile): the upper one (--upper,
 default the middle of the ladder) holds it with the hysteresis margin to spare, the next
-better one does not. Prints every switch and decision with its time; the goal is a step down
-under the hog, a step back up after it, and at most 4 switches in all.
+better one does not. Prints every switch and decision with its time and the network fps of
+each 5 s; the goal is a step down under the hog, a step back up after it, and at most 4
+switches in all.
 
     python -m benchmarks.switcher_flap [--profile docs/benchmark/profile.json] [--upper NAME]
 """
@@ -16,6 +17,7 @@ import contextlib
 import json
 import os
 from pathlib import Path
+import statistics
 import time
 
 from benchmarks.ros_graph import REPO_ROOT, ros_processes
@@ -49,14 +51,20 @@ def choose_target(profile, upper):
 
 
 def run(processes, domain, profile_path, ladder, upper, min_fps, seconds, hog_at, hog_seconds):
-    """Run the graph; return [(t, active model)] and [(t, decision)] since the switcher started."""
-    from std_msgs.msg import String
+    """
+    Run the graph; return [(t, active model)], [(t, decision)] and [(t, inference ms)].
+
+    Times are seconds since the switcher started.
+    """
+    from rclpy.qos import qos_profile_sensor_data
+    from std_msgs.msg import Float32, String
 
     from jetson_classifier.nodes.parameters import DECISION_HISTORY, LATCHED
     env = processes.ros_env(domain)
     with processes.listener(domain, env) as ros:
         active = ros.subscribe(String, '/switcher/active_model', LATCHED)
         decisions = ros.subscribe(String, '/switcher/decision', DECISION_HISTORY)
+        inference = ros.subscribe(Float32, '/classifier/inference_ms', qos_profile_sensor_data)
         params = {
             'image_source': {'width': 640, 'height': 480, 'rate_hz': 30.0},
             'classifier': {'model': upper},  # where the plan goes: no switch to count
@@ -75,8 +83,17 @@ def run(processes, domain, profile_path, ladder, upper, min_fps, seconds, hog_at
                 ros.spin_for(hog_seconds)
             print(f'{time.monotonic() - start:5.1f} s: hog off', flush=True)
             ros.spin_for(max(0.0, seconds - (time.monotonic() - start)))
-    return ([(at - start, m.data) for at, m in active],
-            [(at - start, m.data) for at, m in decisions])
+    return tuple([(at - start, m.data) for at, m in received]
+                 for received in (active, decisions, inference))
+
+
+def network_fps(inference, step_s=5.0):
+    """Return a line per step_s: the network fps (1000 / median inference ms) in it."""
+    buckets = {}
+    for at, ms in inference:
+        buckets.setdefault(int(at // step_s), []).append(ms)
+    return [f'{i * step_s:6.1f} s  {1000.0 / statistics.median(ms):6.1f} fps'
+            for i, ms in sorted(buckets.items())]
 
 
 def main(argv=None):
@@ -93,23 +110,26 @@ def main(argv=None):
     args = parser.parse_args(argv)
     ladder, upper, min_fps = choose_target(load_profile(args.profile), args.upper)
     print(f'ladder {ladder}; min_fps {min_fps} (upper rung {upper})', flush=True)
-    active, decisions = run(ros_processes(), args.domain, args.profile, ladder, upper, min_fps,
-                            args.seconds, args.hog_at, args.hog_seconds)
+    active, decisions, inference = run(ros_processes(), args.domain, args.profile, ladder,
+                                       upper, min_fps, args.seconds, args.hog_at,
+                                       args.hog_seconds)
     switches = len(active) - 1
     hog_end = args.hog_at + args.hog_seconds
     down = any(args.hog_at <= t <= hog_end and ladder.index(m) < ladder.index(upper)
                for t, m in active)
     back = bool(active) and active[-1][1] == upper
-    lines = [f'{t:6.1f} s  {m}' for t, m in active] + [''] + [
-        f'{t:6.1f} s  {d}' for t, d in decisions] + ['', (
-            f'{switches} switches (goal <= {MAX_SWITCHES}); stepped down under the hog: '
-            f'{"yes" if down else "NO"}; back on {upper} at the end: {"yes" if back else "NO"}')]
+    lines = ([f'{t:6.1f} s  {m}' for t, m in active] + ['']
+             + [f'{t:6.1f} s  {d}' for t, d in decisions] + ['']
+             + network_fps(inference) + ['']
+             + [f'{switches} switches (goal <= {MAX_SWITCHES}); stepped down under the hog: '
+                f'{"yes" if down else "NO"}; back on {upper} at the end: '
+                f'{"yes" if back else "NO"}'])
     print('\n'.join(lines))
     args.json.write_text(json.dumps({
         'profile': str(args.profile), 'ladder': ladder, 'upper': upper, 'min_fps': min_fps,
         'hog': [args.hog_at, hog_end], 'seconds': args.seconds, 'active': active,
         'decisions': decisions, 'switches': switches, 'stepped_down': down,
-        'back_up': back}, indent=2) + '\n')
+        'back_up': back, 'inference_ms': inference}, indent=2) + '\n')
     print(f'\nwrote {args.json}')
 
 
