@@ -41,6 +41,7 @@ class _Departure:
     retries: int = 0  # retries since that came back slow
     below_fps: float = None  # the rung below's settled fps, once it has one
     how: str = _MEASURED  # or _PASSED_OVER
+    calm: float = None  # measured / expected fps on the rung's last sample at min_fps or over
 
 
 class SwitchingPolicy:
@@ -62,8 +63,11 @@ class SwitchingPolicy:
     slice where a larger one is preempted), so such a rung is also tried again after
     retry_s, and after twice as long each time it is still too slow (0: never). For the
     same reason, once the active rung runs (1 + hysteresis) x what it settled at under the
-    load that made a rung too slow, for window_s, the load has lifted: it goes straight back
-    to the rung those steps down began from, a try that backs off like the others.
+    load that made a rung too slow, and within the hysteresis of its speed without the load
+    (its expected fps x the speed factor the first rung left had before the load), for
+    window_s, the load has lifted: it goes straight back to the rung those steps down began
+    from, a try that backs off like the others. A rise alone is not enough: under two busy
+    processes on two cores a small rung's speed wandered 1.3-1.5x, and went back too soon.
     """
 
     def __init__(self, rungs, policy='min_fps', min_fps=None, min_accuracy=None,
@@ -96,7 +100,7 @@ class SwitchingPolicy:
         self._expected = self._origin = self._last_switch = self._mismatch_since = None
         self._slow_since = self._fast_since = self._lifted_since = None
         self._last_now = -math.inf
-        self._fps = self._retried = None
+        self._fps = self._retried = self._calm = None
         self._left_slow = {}  # rung -> _Departure
 
     def initial(self):
@@ -173,12 +177,15 @@ class SwitchingPolicy:
                 # (slow, or averaged with the old model's) would skew the reference
         better = self._neighbour(self._expected, 1)
         slow = fps < limit
+        if settled and not slow:
+            self._calm = self.speed_factor
         fast = better is not None and self._clears_margin(better)
-        loaded_fps, origin = self._load_lifted_from()
+        loaded_fps, unloaded_fps, origin = self._load_lifted_from()
         self._slow_since = _since(self._slow_since, slow, now)
         self._fast_since = _since(self._fast_since, fast, now)
-        self._lifted_since = _since(self._lifted_since,
-                                    fps >= loaded_fps * (1 + self.hysteresis), now)
+        self._lifted_since = _since(
+            self._lifted_since, fps >= max(loaded_fps * (1 + self.hysteresis),
+                                           unloaded_fps / (1 + self.hysteresis)), now)
         if self._last_switch is not None and now - self._last_switch < self.cooldown_s:
             return None
         faster = self._neighbour(self._expected, -1)
@@ -191,20 +198,25 @@ class SwitchingPolicy:
                               f'{fps:.1f} fps < min_fps {limit:g} for '
                               f'{now - self._slow_since:.1f} s; {self.rungs[target].name} '
                               f'predicted {predicted:.1f} fps ({basis})')
+        lifted = self._lifted_since is not None and now - self._lifted_since >= self.window_s
         if fast and now - self._fast_since >= self.window_s:
             better = self._step_up_target(better)
-            predicted, basis = self._prediction(better)
-            return self._step(self._expected, better, now,
-                              f'{self.rungs[better].name} predicted {predicted:.1f} fps '
-                              f'({basis}) >= {limit * (1 + self.hysteresis):.1f} (min_fps '
-                              f'{limit:g} + {self.hysteresis:.0%}) for '
-                              f'{now - self._fast_since:.1f} s')
-        if self._lifted_since is not None and now - self._lifted_since >= self.window_s:
+            if not lifted or better >= origin:
+                predicted, basis = self._prediction(better)
+                return self._step(self._expected, better, now,
+                                  f'{self.rungs[better].name} predicted {predicted:.1f} fps '
+                                  f'({basis}) >= {limit * (1 + self.hysteresis):.1f} (min_fps '
+                                  f'{limit:g} + {self.hysteresis:.0%}) for '
+                                  f'{now - self._fast_since:.1f} s')
+        if lifted:
+            expected, basis = self._expected_fps(self._expected)
             decision = self._step(
                 self._expected, origin, now,
-                f'{fps:.1f} fps, {fps / loaded_fps:.2f} x the {loaded_fps:.1f} it ran under the '
-                f'load that made {self.rungs[origin].name} too slow, for '
-                f'{now - self._lifted_since:.1f} s: the load has lifted')
+                f'{fps:.1f} fps for {now - self._lifted_since:.1f} s, {fps / loaded_fps:.2f} x '
+                f'the {loaded_fps:.1f} it ran under the load that made '
+                f'{self.rungs[origin].name} too slow and {fps / unloaded_fps:.2f} x the '
+                f'{unloaded_fps:.1f} expected without it ({unloaded_fps / expected:.2f} x '
+                f'{expected:.1f} {basis}): the load has lifted')
             self._retried = origin
             return decision
         departure = self._left_slow.get(better)
@@ -257,7 +269,7 @@ class SwitchingPolicy:
         # Slow soon after a retry brought it back: that retry failed (and had a departure).
         failed_retry = self._retried == self._expected and now - self._last_switch < self.retry_s
         retries = self._left_slow[self._expected].retries + 1 if failed_retry else 0
-        self._left_slow[self._expected] = _Departure(fps, faster, now, retries)
+        self._left_slow[self._expected] = _Departure(fps, faster, now, retries, calm=self._calm)
 
     def _pass_over(self, now, target):
         """Record the rungs a step down to `target` skips, at the fps predicted for them now."""
@@ -269,21 +281,24 @@ class SwitchingPolicy:
 
     def _load_lifted_from(self):
         """
-        Return (the active rung's settled fps under the load, the rung to go back to).
+        Return (active rung's fps settled under the load, its fps without it, rung to go to).
 
         The rung to go back to is the first of the steps down, each left measured too slow,
-        that ended on the active rung; (inf, None) if there is none, it has been tried again
-        since, or tries are off.
+        that ended on the active rung; (inf, inf, None) if there is none, it has been tried
+        again since, its speed before the load is unknown, or tries are off.
         """
+        nowhere = math.inf, math.inf, None
         left = self._left_for(self._expected)
         if left is None or self.retry_s == 0 or self._left_slow[left].below_fps is None:
-            return math.inf, None
+            return nowhere
         origin = left
         while (above := self._left_for(origin)) is not None:
             origin = above
-        if self._left_slow[origin].retries or self.rungs[origin].name in self._banned:
-            return math.inf, None
-        return self._left_slow[left].below_fps, origin
+        departure = self._left_slow[origin]
+        if departure.retries or departure.calm is None or self.rungs[origin].name in self._banned:
+            return nowhere
+        unloaded_fps = departure.calm * self._expected_fps(self._expected)[0]
+        return self._left_slow[left].below_fps, unloaded_fps, origin
 
     def _left_for(self, i):
         """Return the best rung left for rung i when measured too slow, or None."""
