@@ -673,6 +673,24 @@ def test_rungs_a_step_down_passed_over_are_not_judged_by_the_smallest_rungs_spee
         '(predicted 55.6 fps: 1.11 x 50.0 predicted when passed over)')
 
 
+def test_a_rung_passed_over_is_predicted_no_faster_than_the_landing_rung_s_speed_shows_it():
+    # The hog takes lite2_int8 to 0.6 (76.8 fps, lite1_int8 predicted 96 then), lite1_int8 to
+    # 0.3 and lite0_int8 to 0.35 (112), then 0.525 from 40 s: a 1.5 x rise that would show
+    # lite1_int8 at 96 x 1.5 = 144 >= 125, a step up to 48 fps. From lite0_int8's speed it
+    # is 56 x 1.5 = 84.
+    def real(t, model):
+        profile = {r.name: r.fps for r in LADDER}[model]
+        if not 20.0 <= t < 80.0:
+            return profile
+        return profile * {'lite2_int8': 0.6, 'lite1_int8': 0.3,
+                          'lite0_int8': 0.35 if t < 40.0 else 0.525}.get(model, 0.3)
+    policy = SwitchingPolicy(LADDER, min_fps=100.0, hysteresis=0.25, window_s=3.0,
+                             cooldown_s=6.0, retry_s=600.0)
+    switches = run_platform(policy, real, 200.0)
+    assert [(t, target) for t, target, _ in switches] == [
+        (23.0, 'lite0_int8'), (83.0, 'lite2_int8')]
+
+
 def test_once_the_load_lifts_it_goes_back_to_the_rung_the_steps_down_began_from():
     # lite0_int8 ran 256 under the hog, 320 after it: 1.25 x, the margin. The prediction from
     # it (lite2_int8 at 1.25 x 40) would never show lite2_int8 holding.

@@ -58,7 +58,10 @@ class SwitchingPolicy:
     is a rung a step down passes over, from the speed predicted for it then: a load slows a
     small rung less than a larger one, so the small rung's speed under it overrates the
     larger ones (a CPU hog took lite0_192_int8 to 0.63 of its profile fps, lite1_int8 to
-    0.37, and a step up between them under the hog was a switch each way).
+    0.37, and a step up between them under the hog was a switch each way), or at the landing
+    rung's speed factor once it settles, if that is lower: loads do not always spare the
+    smaller rungs (on a 2-core AVX2 VM a hog took lite1 to 0.34-0.36 of its profile and
+    lite0_192, passed over, to 0.25-0.31).
     Load need not slow every rung alike (a small model can finish inside its scheduler
     slice where a larger one is preempted), so such a rung is also tried again after
     retry_s, and after twice as long each time it is still too slow (0: never). For the
@@ -171,10 +174,13 @@ class SwitchingPolicy:
         self._fps = fps
         self.speed_factor = fps / self._expected_fps(self._expected)[0]
         settled = self._last_switch is None or now - self._last_switch >= self.window_s
-        for departure in self._left_slow.values():
+        for i, departure in self._left_slow.items():
             if departure.below == self._expected and departure.below_fps is None and settled:
                 departure.below_fps = fps  # a full window after landing: the first frames
                 # (slow, or averaged with the old model's) would skew the reference
+                if departure.how == _PASSED_OVER:
+                    departure.fps = min(departure.fps,
+                                        self.speed_factor * self._expected_fps(i)[0])
         better = self._neighbour(self._expected, 1)
         slow = fps < limit
         if settled and not slow:
