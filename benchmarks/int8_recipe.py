@@ -1,5 +1,5 @@
 """
-INT8 recipes side by side in one benchmark run: RGB, 4-channel or FP32 stem, the rest int8.
+INT8 recipes side by side in one run: RGB, 4-channel or FP32 stem, pixels in; the rest int8.
 
 Quantizes each FP32 rung by every recipe into a scratch folder, then runs the benchmark tool
 over the FP32 rungs and all their twins: latency interleaved, top-1 on the labelled photos,
@@ -18,7 +18,8 @@ import onnx
 import yaml
 
 from jetson_classifier.benchmark import command as benchmark
-from jetson_classifier.commands.prepare_models import input_convs, pad_input_channels, quantize
+from jetson_classifier.commands.prepare_models import (input_convs, pad_input_channels,
+                                                       quantize, take_pixels)
 from jetson_classifier.inference.catalog import Catalog
 from jetson_classifier.inference.model_info import load_onnx, read_model_info, write_model_info
 
@@ -28,6 +29,8 @@ RECIPES = {
     'rgb_stem': quantize,
     'four_channel_stem': lambda path, info: pad_input_channels(quantize(path, info)),
     'fp32_stem': lambda path, info: quantize(path, info, input_convs(load_onnx(path))),
+    'pixels_four_channel_stem': lambda path, info: take_pixels(
+        pad_input_channels(quantize(path, info)), info),  # what prepare_models ships
 }
 
 
