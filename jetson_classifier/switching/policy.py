@@ -118,7 +118,9 @@ class SwitchingPolicy:
         window_s. A missing fps (None, NaN, <= 0) restarts the window; samples older than the
         last one are ignored. Samples from a model other than the expected one never count (a
         switch in flight); if that lasts cooldown_s (a restart, a lost request) the expected
-        model is asked for again. Only min_fps moves on fps; manual never switches.
+        model is asked for again. The first model, like each one switched to, is not left
+        before cooldown_s from its first sample: a model runs slow while it warms up. Only
+        min_fps moves on fps; manual never switches.
         """
         if self.policy == 'manual' or now < self._last_now:
             return None
@@ -171,9 +173,11 @@ class SwitchingPolicy:
     def _follow_fps(self, now, fps):
         """min_fps: step down after window_s below it, up when the better rung would hold it."""
         limit = self.constraint.value
+        if self._last_switch is None:
+            self._last_switch = now  # the first model is landing too: warming up
         self._fps = fps
         self.speed_factor = fps / self._expected_fps(self._expected)[0]
-        settled = self._last_switch is None or now - self._last_switch >= self.window_s
+        settled = now - self._last_switch >= self.window_s
         for i, departure in self._left_slow.items():
             if departure.below == self._expected and departure.below_fps is None and settled:
                 departure.below_fps = fps  # a full window after landing: the first frames
@@ -192,7 +196,7 @@ class SwitchingPolicy:
         self._lifted_since = _since(
             self._lifted_since, fps >= max(loaded_fps * (1 + self.hysteresis),
                                            unloaded_fps / (1 + self.hysteresis)), now)
-        if self._last_switch is not None and now - self._last_switch < self.cooldown_s:
+        if now - self._last_switch < self.cooldown_s:
             return None
         faster = self._neighbour(self._expected, -1)
         if slow and faster is not None and now - self._slow_since >= self.window_s:
