@@ -11,10 +11,12 @@ import onnx
 from onnx import helper, TensorProto
 import pytest
 
-from jetson_classifier.benchmark import command as benchmark, measuring, probing, reporting
+from jetson_classifier.benchmark import (command as benchmark, measuring, pacing, probing,
+                                         reporting)
 from jetson_classifier.benchmark.profile_schema import load_profile
 from jetson_classifier.errors import ClassifierError
 from jetson_classifier.inference.catalog import Catalog
+from jetson_classifier.inference.classifier import Classifier
 from jetson_classifier.inference.model_info import ModelInfo, write_model_info
 from jetson_classifier.switching.ladder import parse_constraint, plan_rung, rungs_from_profile
 
@@ -112,6 +114,25 @@ def test_every_model_is_also_timed_as_the_node_runs_it_at_the_camera_rate(full_r
         assert 0 < paced['latency_ms']['p50'] <= paced['end_to_end_ms']['p50']
     assert profile['benchmark']['paced_rates_hz'] == [60.0]
     assert 'p50@60Hz' in text.splitlines()[0]
+
+
+def test_paced_models_are_loaded_again_in_interleaved_rounds_their_frames_pooled(tiny):
+    catalog, loads = Catalog.load(str(tiny / 'catalog.yaml'), str(tiny)), []
+
+    def loader(name):
+        def load():
+            loads.append(name)
+            return Classifier(name, backend='onnxruntime', catalog=catalog, threads=1)
+        return load
+    names = ['tiny16', 'tiny32', 'tiny16_again']
+    messages = pacing.camera_messages([np.full((24, 30, 3), 200, np.uint8)])
+    paced = pacing.measure_paced({n: loader(n) for n in names}, messages, [100.0, 200.0], 9)
+    assert pacing.PACED_ROUNDS == 5  # 9 frames: 2 a round, 10 in all, less any dropped
+    rotated = [names[(r + i) % 3] for r in range(5) for i in range(3)]
+    assert loads == [name for name in rotated for _ in (100.0, 200.0)]
+    for name in names:
+        assert [e['rate_hz'] for e in paced[name]] == [100.0, 200.0]
+        assert all(5 <= e['frames'] <= 10 and e['latency_ms']['p50'] > 0 for e in paced[name])
 
 
 def test_rate_0_times_back_to_back_only(tiny, tmp_path):

@@ -92,8 +92,9 @@ def add_arguments(parser):
                         help='also time each model as the classifier node runs it, one '
                              f'{CAMERA_SIZE[0]}x{CAMERA_SIZE[1]} camera frame per 1/HZ s '
                              f'(repeatable; default: {DEFAULT_RATE_HZ:g}; 0: not paced at all)')
-    parser.add_argument('--paced-frames', type=int, default=90,
-                        help='timed frames per model and rate (default: %(default)s)')
+    parser.add_argument('--paced-frames', type=int, default=150,
+                        help='timed frames per model and rate, over the interleaved rounds '
+                             '(default: %(default)s)')
     parser.add_argument('--dataset', type=Path, default=default_dataset(),
                         help='labelled images: flat <synset>_<name> files or one folder per '
                              'class (default: %(default)s)')

@@ -2,12 +2,15 @@
 Latency as the classifier node meets it: one camera frame per period, through its pipeline.
 
 Each model is loaded alone, as the node loads it, and fed 640x480 rgb8 camera messages at
-`rate_hz` through a pipeline.FramePipeline: the node's conversion, preprocessing and
-inference threads and its ONNX Runtime settings, without DDS. A model paced by a camera pays
-on every frame what back-to-back timing hides (thread pools waking, caches gone cold): on
-this project's 2-core VM lite0_int8 took 1.87x its back-to-back time in the node at 30 Hz.
+a camera's rate through a pipeline.FramePipeline: the node's conversion, preprocessing and
+inference threads and its ONNX Runtime settings, without DDS; in interleaved rounds, as the
+back-to-back timing is, so that a noisy machine's slow seconds fall on every model alike.
+A model paced by a camera pays on every frame what back-to-back timing hides (thread pools
+waking, caches gone cold): on this project's 2-core VM lite0_int8 took 1.87x its back-to-back
+time in the node at 30 Hz.
 """
 
+import math
 import threading
 import time
 from typing import Any, NamedTuple
@@ -21,12 +24,17 @@ from jetson_classifier.pipeline.image_conversion import image_to_rgb
 CAMERA_SIZE = (640, 480)
 DEFAULT_RATE_HZ = 30.0
 PACED_METHOD = (
-    'each model alone, as the classifier node loads it, fed 640x480 rgb8 camera messages at '
-    'the rate through the pipeline of the node (conversion, preprocessing and inference '
-    'threads, its ONNX Runtime settings), no DDS, in a fresh process; latency_ms is the model '
-    'call, end_to_end_ms the arrival of a frame to its labels')
+    'each model as the classifier node loads it, fed 640x480 rgb8 camera messages at the rate '
+    'through the pipeline of the node (conversion, preprocessing and inference threads, its '
+    'ONNX Runtime settings), no DDS, in a fresh process; in interleaved rounds, each model '
+    'loaded again and its first frames untimed in each; latency_ms is the model call, '
+    'end_to_end_ms the arrival of a frame to its labels')
 # Frames classified before the timed ones: a freshly loaded model's first calls are slow.
 WARMUP_FRAMES = 10
+# Blocks per model, order rotated each round: on a 2-core VM a model's per-second median
+# call time jumped 1.5x for 1-2 s at random (lite0_160 7.3 -> 12 ms), and one 3 s block
+# per model put such a burst on one model's figure (lite0_160 paced 10.4 ms, 7.6 in the node).
+PACED_ROUNDS = 5
 
 
 class CameraMessage(NamedTuple):
@@ -57,13 +65,36 @@ def convert(message):
                         message.data, message.is_bigendian)
 
 
-def measure_paced(classifier, messages, rate_hz, frames):
+def measure_paced(loaders, messages, rates, frames):
     """
-    Feed `frames` messages (cycling) at `rate_hz` to a pipeline on `classifier`; close both.
+    Time each model at each rate as the node runs it; return {name: [entry per rate]}.
 
-    Returns {'rate_hz', 'frames', 'latency_ms', 'end_to_end_ms'}: the model call's time and
-    the time from a frame's arrival to its labels, each as p50/p90/p99/mean ms, over the
-    frames after WARMUP_FRAMES.
+    `loaders` maps each name to a function that loads its classifier. In each of PACED_ROUNDS
+    rounds every model, order rotated, is loaded and fed `messages` (cycling) at each rate:
+    WARMUP_FRAMES untimed, then frames / PACED_ROUNDS (rounded up) timed. An entry is
+    {'rate_hz', 'frames', 'latency_ms', 'end_to_end_ms'}: the model call's time and the time
+    from a frame's arrival to its labels over all its rounds, each as p50/p90/p99/mean ms.
+    """
+    names = list(loaders)
+    timed = {(name, rate): [] for name in names for rate in rates}
+    for round_index in range(PACED_ROUNDS):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            for rate in rates:
+                timed[name, rate] += _paced_block(loaders[name](), messages, rate,
+                                                  math.ceil(frames / PACED_ROUNDS))
+    return {name: [{'rate_hz': rate, 'frames': len(timed[name, rate]),
+                    'latency_ms': stats.latency_summary([c for c, _ in timed[name, rate]]),
+                    'end_to_end_ms': stats.latency_summary([e for _, e in timed[name, rate]])}
+                   for rate in rates] for name in names}
+
+
+def _paced_block(classifier, messages, rate_hz, frames):
+    """
+    Feed WARMUP_FRAMES + `frames` messages at `rate_hz` to a pipeline on `classifier`.
+
+    The pipeline closes, and with it the classifier. Returns (model call s, arrival to labels
+    s) of each timed frame that was not dropped.
     """
     delivered = []
     done = threading.Condition()
@@ -87,7 +118,5 @@ def measure_paced(classifier, messages, rate_hz, frames):
             done.wait_for(lambda: delivered and delivered[-1][0] == index, timeout=10.0)
     finally:
         pipeline.close()
-    timed = [(header, ms, at) for header, ms, at in delivered if header >= WARMUP_FRAMES]
-    return {'rate_hz': rate_hz, 'frames': len(timed),
-            'latency_ms': stats.latency_summary([ms / 1000.0 for _, ms, _ in timed]),
-            'end_to_end_ms': stats.latency_summary([at - sent[h] for h, _, at in timed])}
+    return [(ms / 1000.0, at - sent[header]) for header, ms, at in delivered
+            if header >= WARMUP_FRAMES]

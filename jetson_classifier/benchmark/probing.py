@@ -8,6 +8,7 @@ Each probe is a function that takes and returns JSON text, run with `python -c` 
 process that imports this very package.
 """
 
+import functools
 import json
 import os
 import resource
@@ -139,17 +140,15 @@ def probe_peak_memory(request):
 
 
 def probe_paced(request):
-    """In a fresh process: time each variant alone as the node runs it, at each rate; JSON."""
+    """In a fresh process: time each variant as the node runs it, at each rate; JSON."""
     request = json.loads(request)
     catalog = Catalog.load(request['catalog'], request['model_dir'])
-    messages = camera_messages(builtin_photos())
-    paced = {}
-    for name, model, kind, precision in request['variants']:
-        paced[name] = [measure_paced(
-            Classifier(model, backend=kind, catalog=catalog, threads=request['threads'],
-                       precision=precision, cache_dir=request['cache_dir']),
-            messages, rate, request['frames']) for rate in request['rates']]
-    return json.dumps(paced)
+    loaders = {name: functools.partial(
+        Classifier, model, backend=kind, catalog=catalog, threads=request['threads'],
+        precision=precision, cache_dir=request['cache_dir'])
+        for name, model, kind, precision in request['variants']}
+    return json.dumps(measure_paced(loaders, camera_messages(builtin_photos()),
+                                    request['rates'], request['frames']))
 
 
 def measure_paced_in_fresh_process(args, variants, rates):
