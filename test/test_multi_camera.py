@@ -25,7 +25,11 @@ vision_msgs = pytest.importorskip('vision_msgs.msg', reason='vision_msgs does no
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402, I100
 
 ROOT = Path(__file__).resolve().parent.parent
-RATES = {'belt': 30.0, 'gripper': 15.0, 'bin': 5.0}
+# Rates that keep the model under half busy on a 2-core AVX2 VM (lite0_160_int8 17.7 ms a call
+# at one thread): at 30, 15 and 5 Hz it was 85-90% busy, and one busy process beside it cost
+# the belt a third of its frames (a CI run labelled it at 20 fps). At these rates two busy
+# processes beside it dropped none. Fairness at saturation is test_frame_pipeline's to test.
+RATES = {'belt': 12.0, 'gripper': 6.0, 'bin': 3.0}
 MODEL = 'lite0_160_int8'
 STALE_AFTER_S = 1.5
 # The listener's copy of the cameras' frames: best effort like the classifier's, but deep
@@ -49,7 +53,7 @@ def rate_hz(times):
 @pytest.fixture(scope='module')
 def three_cameras(module_listener, catalog):
     """
-    Run one classifier on cameras at 30, 15 and 5 Hz; stop the 15 Hz one midway.
+    Run one classifier on cameras at 12, 6 and 3 Hz; stop the 15 Hz one midway.
 
     Return what the listener recorded and when the gripper camera stopped (monotonic).
     """
