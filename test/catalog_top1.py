@@ -2,7 +2,7 @@
 The top-1 label of every catalog model on the test photos, to compare two software stacks.
 
 Each answer comes with the runner-up and the margin between their probabilities. Stacks may
-differ in a pixel (OpenCV 4.5.4's cubic resize and 5.0's round some pixels one level apart),
+differ in a pixel (OpenCV 4.5.4's resize and 5.0's round some pixels one level apart),
 and where an INT8 model's quantized logits put the two best classes one step apart or level,
 that is enough to swap them.
 

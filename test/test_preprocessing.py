@@ -1,4 +1,4 @@
-"""Preprocessing matches the models' training: centre crop, bicubic resize, scaling."""
+"""Preprocessing matches the models' training: centre crop, resize, scaling."""
 
 import numpy as np
 import pytest

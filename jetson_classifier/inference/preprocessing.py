@@ -1,4 +1,4 @@
-"""Turn a photo into the tensor a model was trained on: centre crop, bicubic resize, scale."""
+"""Turn a photo into the tensor a model was trained on: centre crop, resize, scale."""
 
 import functools
 
@@ -11,6 +11,10 @@ from jetson_classifier.errors import ImageError
 # normalises them in its graph; any other takes them normalised, as float32.
 PIXELS = np.dtype(np.uint8)
 INPUT_TYPES = (np.dtype(np.float32), PIXELS)
+# Bilinear, not bicubic: on a 2-core AVX2 VM, paced at 30 Hz after lite0_int8 ran, resizing a
+# 480x480 crop to 224 took 0.33 ms against 0.74 (the node's added latency 1.59 ms against 1.95,
+# three interleaved rounds), and top-1 on the 1000 sample photos moved -0.4 to +0.4 points.
+RESIZE = cv2.INTER_LINEAR
 
 
 def centre_crop(rgb, crop_fraction):
@@ -46,7 +50,7 @@ def preprocess_batch(images, info, dtype=np.float32):
     for planes, rgb in zip(batch, images):
         check_rgb(rgb)
         crop = centre_crop(rgb, info.crop_fraction)
-        resized = cv2.resize(crop, (size, size), interpolation=cv2.INTER_CUBIC)
+        resized = cv2.resize(crop, (size, size), interpolation=RESIZE)
         pixels = resized.transpose(2, 0, 1)[order]
         if dtype == PIXELS:
             planes[...] = pixels
