@@ -1,14 +1,15 @@
 """
 What the classifier node costs: raw backend throughput vs the node's, and the latency it adds.
 
-One run, one model, one thread count, 640x480 rgb8 frames, in rounds (each one raw, raw beside
-the frames, then the node at saturation and at 30 Hz; medians and ranges over rounds, since one
-round on a shared VM can be a third off the next):
+One run, one model, one thread count, 640x480 rgb8 frames, in rounds (each: raw, raw beside
+the source and beside its frames, then the node at saturation and at 30 Hz; medians and ranges
+over rounds, since one round on a shared VM can be a third off the next):
 - raw: backend inference on a preprocessed frame in a loop; and the standalone program,
   Classifier.classify() on the RGB frame (preprocessing included);
-- raw beside the frames: the backend loop again, while this process receives (and drops) the
-  source's frames at the saturation rate: what any node that receives its frames on these
-  cores can reach, so node / raw splits into the frames' cost and the node's own;
+- raw beside the source, then beside the frames: the backend loop again while the source
+  publishes at the saturation rate, first to nobody, then to this process, which takes the
+  frames and drops them: what any node that receives its frames on these cores can reach, so
+  node / raw splits into the source's cost, the frames' trip and the node's own;
 - node: the image source publishes a quarter faster than the raw backend goes (saturation)
   and the node classifies; throughput is the node's own count of classified frames over
   time (its /diagnostics), so listener losses cannot skew it; the CPU the node and the
@@ -70,12 +71,14 @@ def measure_raw(model, threads, seconds):
         classifier.close()
 
 
-def measure_raw_beside_frames(processes, domain, model, threads, rate_hz, seconds):
+def measure_raw_beside_frames(processes, domain, model, threads, rate_hz, seconds,
+                              receive=True):
     """
-    Return backend-only fps while this process receives the source's frames at `rate_hz`.
+    Return backend-only fps while an image source publishes at `rate_hz`, and frames taken/s.
 
-    The frames are taken as the node takes them (sensor-data QoS, one executor thread) and
-    dropped: the model shares the cores and the process with the frames' trip, not a pipeline.
+    With `receive`, this process takes the frames as the node does (sensor-data QoS, one
+    executor thread) and drops them: the model shares the cores and the process with the
+    frames' trip, not with a pipeline. Without, nobody subscribes: only the source runs.
     """
     from sensor_msgs.msg import Image
 
@@ -97,7 +100,9 @@ def measure_raw_beside_frames(processes, domain, model, threads, rate_hz, second
         with processes.listener(domain, env) as ros, \
                 processes.node_process(SOURCE_MODULE, source_params, env=env,
                                        ready_text='publishing'):
-            ros.node.create_subscription(Image, 'image', count, processes.qos_profile_sensor_data)
+            if receive:
+                ros.node.create_subscription(Image, 'image', count,
+                                             processes.qos_profile_sensor_data)
             spinner = threading.Thread(target=spin, args=(ros,))
             spinner.start()
             try:
@@ -229,6 +234,10 @@ def report_lines(args, rounds, stages):
         'node at saturation (source ' + spread(rounds, lambda r: r['saturated']['rate_hz'])
         + ' Hz, received ' + spread(rounds, lambda r: r['saturated']['received_fps'])
         + '/s): ' + spread(rounds, lambda r: r['saturated']['node_fps']) + ' fps',
+        'raw backend beside the source, its frames heard by nobody: '
+        + spread(rounds, lambda r: r['beside_source']['backend_fps']) + ' fps, '
+        + spread(rounds, lambda r: r['beside_source']['backend_fps'] / r['raw']['backend_fps'])
+        + ' of raw',
         'raw backend beside the frames (received '
         + spread(rounds, lambda r: r['beside_frames']['received_fps']) + '/s): '
         + spread(rounds, lambda r: r['beside_frames']['backend_fps']) + ' fps, '
@@ -277,14 +286,16 @@ def main(argv=None):
     for index in range(args.rounds):
         raw = measure_raw(args.model, args.threads, args.seconds)
         saturation_hz = args.overdrive * raw['backend_fps']
-        beside = measure_raw_beside_frames(processes, args.domain, args.model, args.threads,
-                                           saturation_hz, args.seconds)
+        beside_source, beside = (
+            measure_raw_beside_frames(processes, args.domain, args.model, args.threads,
+                                      saturation_hz, args.seconds, receive)
+            for receive in (False, True))
         saturated = measure_node(processes, args.domain, args.model, args.threads,
                                  saturation_hz, args.seconds)
         camera = measure_node(processes, args.domain, args.model, args.threads, CAMERA_HZ,
                               args.seconds)
-        rounds.append({'raw': raw, 'beside_frames': beside, 'saturated': saturated,
-                       'camera_rate': camera})
+        rounds.append({'raw': raw, 'beside_source': beside_source, 'beside_frames': beside,
+                       'saturated': saturated, 'camera_rate': camera})
         print(f"round {index + 1}: raw backend {raw['backend_fps']:.1f} fps, beside the frames "
               f"{beside['backend_fps']:.1f} fps, node at "
               f"{saturated['rate_hz']:.0f} Hz {saturated['node_fps']:.1f} fps, added latency "
