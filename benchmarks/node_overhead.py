@@ -25,6 +25,7 @@ over rounds, since one round on a shared VM can be a third off the next):
 """
 
 import argparse
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -58,17 +59,23 @@ def loop_rate(work, seconds):
     return calls / (time.perf_counter() - start)
 
 
-def measure_raw(model, threads, seconds):
-    """Return backend-only and standalone-classify frames per second on a 640x480 photo."""
+@contextlib.contextmanager
+def classifier_on_photo(model, threads):
+    """Yield (classifier, a 640x480 photo, its preprocessed batch); close the classifier."""
     frame = resize(builtin_photos()[0], WIDTH, HEIGHT)
     classifier = Classifier(model, threads=threads)
     try:
-        batch = classifier.preprocess([frame])
+        yield classifier, frame, classifier.preprocess([frame])
+    finally:
+        classifier.close()
+
+
+def measure_raw(model, threads, seconds):
+    """Return backend-only and standalone-classify frames per second on a 640x480 photo."""
+    with classifier_on_photo(model, threads) as (classifier, frame, batch):
         return {'backend_fps': loop_rate(lambda: classifier.backend.infer(batch), seconds),
                 'standalone_fps': loop_rate(lambda: classifier.classify(frame), seconds),
                 'backend': classifier.backend.name, 'device': classifier.backend.device}
-    finally:
-        classifier.close()
 
 
 def measure_raw_beside_frames(processes, domain, model, threads, rate_hz, seconds,
@@ -84,8 +91,6 @@ def measure_raw_beside_frames(processes, domain, model, threads, rate_hz, second
 
     env = processes.ros_env(domain)
     source_params = processes.ros_params(width=WIDTH, height=HEIGHT, rate_hz=rate_hz)
-    frame = resize(builtin_photos()[0], WIDTH, HEIGHT)
-    classifier = Classifier(model, threads=threads)
     received, stop = [0], threading.Event()
 
     def count(_):
@@ -95,27 +100,24 @@ def measure_raw_beside_frames(processes, domain, model, threads, rate_hz, second
         while not stop.is_set():
             ros.executor.spin_once(timeout_sec=0.05)
 
-    try:
-        batch = classifier.preprocess([frame])
-        with processes.listener(domain, env) as ros, \
-                processes.node_process(SOURCE_MODULE, source_params, env=env,
-                                       ready_text='publishing'):
-            if receive:
-                ros.node.create_subscription(Image, 'image', count,
-                                             processes.qos_profile_sensor_data)
-            spinner = threading.Thread(target=spin, args=(ros,))
-            spinner.start()
-            try:
-                time.sleep(WARM_UP_S)
-                first, start = received[0], time.monotonic()
-                fps = loop_rate(lambda: classifier.backend.infer(batch), seconds)
-                received_fps = (received[0] - first) / (time.monotonic() - start)
-            finally:
-                stop.set()
-                spinner.join()
-        return {'backend_fps': fps, 'received_fps': received_fps}
-    finally:
-        classifier.close()
+    with classifier_on_photo(model, threads) as (classifier, _, batch), \
+            processes.listener(domain, env) as ros, \
+            processes.node_process(SOURCE_MODULE, source_params, env=env,
+                                   ready_text='publishing'):
+        if receive:
+            ros.node.create_subscription(Image, 'image', count,
+                                         processes.qos_profile_sensor_data)
+        spinner = threading.Thread(target=spin, args=(ros,))
+        spinner.start()
+        try:
+            time.sleep(WARM_UP_S)
+            first, start = received[0], time.monotonic()
+            fps = loop_rate(lambda: classifier.backend.infer(batch), seconds)
+            received_fps = (received[0] - first) / (time.monotonic() - start)
+        finally:
+            stop.set()
+            spinner.join()
+    return {'backend_fps': fps, 'received_fps': received_fps}
 
 
 def paced(work, rate_hz, frames):
