@@ -53,7 +53,7 @@ def rate_hz(times):
 @pytest.fixture(scope='module')
 def three_cameras(module_listener, catalog):
     """
-    Run one classifier on cameras at 12, 6 and 3 Hz; stop the 15 Hz one midway.
+    Run one classifier on cameras at 12, 6 and 3 Hz; stop the 6 Hz one midway.
 
     Return what the listener recorded and when the gripper camera stopped (monotonic).
     """
