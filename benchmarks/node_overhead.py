@@ -36,6 +36,7 @@ from benchmarks.ros_graph import cpu_s, ros_processes
 
 import numpy as np
 
+from jetson_classifier.inference.backends import SPIN_WAIT
 from jetson_classifier.inference.classifier import Classifier
 from jetson_classifier.pipeline.frame_pipeline import FramePipeline
 from jetson_classifier.pipeline.frame_sources import builtin_photos, resize
@@ -183,12 +184,12 @@ def _diagnostics(arrays):
     return found
 
 
-def measure_node(processes, domain, model, threads, rate_hz, seconds):
+def measure_node(processes, domain, model, threads, rate_hz, seconds, spin_wait=SPIN_WAIT):
     """Run source -> node at `rate_hz` for `seconds` after warm-up; return the node's figures."""
     from diagnostic_msgs.msg import DiagnosticArray
 
     env = processes.ros_env(domain)
-    node_params = processes.ros_params(model=model, threads=threads)
+    node_params = processes.ros_params(model=model, threads=threads, spin_wait=spin_wait)
     source_params = processes.ros_params(width=WIDTH, height=HEIGHT, rate_hz=rate_hz)
     with processes.listener(domain, env) as ros:
         received = ros.subscribe(DiagnosticArray, '/diagnostics', 10)

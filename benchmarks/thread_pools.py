@@ -33,7 +33,8 @@ def load(names, threads):
     catalog, loaded = Catalog.load(), []
     for name in names:
         path = catalog.path_of(catalog.entry(name))
-        backend = OnnxRuntimeBackend(path, threads=threads)
+        # Spinning, ONNX Runtime's default: the case a shared pool is for.
+        backend = OnnxRuntimeBackend(path, threads=threads, spin_wait=True)
         batch = random_batch(read_model_info(path).input_size, 1, backend.input_dtype)
         loaded.append((name, backend, batch))
     return loaded

@@ -127,6 +127,22 @@ def test_refused_models_leave_the_old_model_serving(ros, parameters, tmp_path):
                for _, array in out['diagnostics'] for status in array.status)
 
 
+def test_spin_wait_set_at_runtime_reloads_the_model_with_spinning_cpu_threads(ros, parameters):
+    out = outputs(ros)
+    with classifier(threads=2), image_source(rate_hz=10.0):
+        ros.spin_until(lambda: out['classification'], timeout_s=20.0)
+        before = wait_for_diagnostics(ros, out['diagnostics'], lambda v: True)
+        result, _ = set_parameter(ros, parameters, 'spin_wait', True)
+        assert result.successful, result.reason
+        after = wait_for_diagnostics(ros, out['diagnostics'],
+                                     lambda v: v['model switches'] == '1', timeout_s=20.0)
+        switched_at = time.monotonic()
+        ros.spin_until(lambda: len(labels_between(out, switched_at)) >= 5, 5.0)
+    assert (before['cpu threads'], after['cpu threads']) == (
+        '2, idle ones sleep', '2, idle ones spin')  # sleeping: the node's default
+    assert after['model'] == 'lite0_int8' and len(labels_between(out, switched_at)) >= 5
+
+
 def test_class_groups_switch_turns_labels_into_group_names_and_back(ros, parameters, tmp_path):
     out = outputs(ros)
     spec = load_class_groups(class_groups_path('imagenet_coarse'))

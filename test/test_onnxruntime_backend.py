@@ -1,5 +1,5 @@
 """
-The ONNX Runtime backend: the input types it feeds, exact int8, the shared thread pool.
+The ONNX Runtime backend: the input types it feeds, exact int8, spin_wait, the shared pool.
 
 Exact int8 is asked for only where the CPU lacks VNNI; the pool is process-wide, so its tests
 run in fresh processes.
@@ -73,6 +73,27 @@ def test_exact_int8_is_asked_for_only_where_the_cpu_lacks_vnni(monkeypatch, vnni
         assert options.get_session_config_entry(key) == value
 
 
+def spinning_entry(backend):
+    """Return the session's allow_spinning config entry, or None where it is unset (spins)."""
+    options = backend._session.get_session_options()
+    try:
+        return options.get_session_config_entry(onnxruntime_backend.IDLE_WORKERS_SLEEP[0])
+    except RuntimeError:  # unset: ONNX Runtime's default, spinning
+        return None
+
+
+@pytest.mark.parametrize('spin_wait, entry, described', [
+    (True, None, '2, idle ones spin'), (False, '0', '2, idle ones sleep')])
+def test_spin_wait_false_makes_idle_workers_sleep_and_true_leaves_the_default_spin(
+        tmp_path, spin_wait, entry, described):
+    path = write_model_taking(TensorProto.FLOAT, tmp_path / 'm.onnx')
+    backend = OnnxRuntimeBackend(path, threads=2, spin_wait=spin_wait)
+    assert (spinning_entry(backend), backend.cpu_threads) == (entry, described)
+    assert backend._session.get_session_options().intra_op_num_threads == 2
+    batch = np.ones((1, 3, 2, 2), np.float32)
+    np.testing.assert_allclose(backend.infer(batch), [[1.0, 1.0, 1.0]])
+
+
 # Prints what a session with its own pool scores next to two later sessions on the shared
 # pool (one asking for another thread count), and what resizing the shared pool raises.
 SHARED_POOL_SCRIPT = """
@@ -118,10 +139,11 @@ import json, sys
 from jetson_classifier.inference.backends import onnxruntime_backend as backend
 
 backend.share_one_thread_pool(2, shared=False)
-options = backend.OnnxRuntimeBackend(sys.argv[1], threads=1)._session.get_session_options()
+session = backend.OnnxRuntimeBackend(sys.argv[1], threads=1, spin_wait=True)
+options = session._session.get_session_options()
 spinning = options.get_session_config_entry('session.intra_op.allow_spinning')
 print(json.dumps({'threads': options.intra_op_num_threads, 'spinning': spinning,
-                  'described': backend.describe_thread_pool()}))
+                  'described': session.cpu_threads}))
 """
 
 
@@ -132,5 +154,4 @@ def test_without_a_global_pool_each_session_gets_the_threads_and_its_idle_worker
                           capture_output=True, text=True, check=True)
     answer = json.loads(done.stdout.strip().splitlines()[-1])
     assert (answer['threads'], answer['spinning']) == (2, '0')
-    assert answer['described'].startswith('a pool of 2 threads per session whose idle workers '
-                                          'sleep')
+    assert answer['described'].startswith('a pool of 2 per session, idle ones sleep')

@@ -5,7 +5,7 @@ import time
 
 from jetson_classifier.errors import ClassGroupError
 from jetson_classifier.inference import postprocessing
-from jetson_classifier.inference.backends import create_backend
+from jetson_classifier.inference.backends import create_backend, SPIN_WAIT
 from jetson_classifier.inference.catalog import Catalog, share_dir
 from jetson_classifier.inference.class_groups import load_class_groups
 from jetson_classifier.inference.image_files import read_rgb
@@ -47,13 +47,14 @@ class Classifier:
 
     def __init__(self, model='lite0_int8', backend='auto', catalog=None, model_dir=None,
                  threads=None, precision=None, cache_dir=None, class_groups=None,
-                 max_batch=None):
+                 max_batch=None, spin_wait=SPIN_WAIT):
         """
         Load `model` (catalog name or ONNX path) on `backend` (auto|tensorrt|onnxruntime).
 
         `class_groups` (a group file or shipped name, see set_class_groups) makes the answers
         group names instead of model labels. `max_batch` is the most images one infer() call
         must take: a TensorRT engine is built for it (ONNX Runtime takes any batch).
+        `spin_wait` makes ONNX Runtime's idle CPU workers spin instead of sleeping.
         """
         self.model_path, self.info = load_model(model, catalog, model_dir)
         self.class_groups = None
@@ -61,7 +62,7 @@ class Classifier:
         self.set_class_groups(class_groups)
         self.backend = create_backend(backend, self.model_path, threads=threads,
                                       precision=precision, cache_dir=cache_dir,
-                                      max_batch=max_batch)
+                                      max_batch=max_batch, spin_wait=spin_wait)
         self.last_inference_ms = None
 
     @property

@@ -9,6 +9,11 @@ from jetson_classifier.inference.backends.base import Backend
 BACKEND_NAMES = ('auto', 'tensorrt', 'onnxruntime')
 TENSORRT_OPTIONS = ('precision', 'cache_dir', 'max_batch', 'workspace_mb',
                     'calibration_images', 'progress')
+# ONNX Runtime's idle CPU workers sleep unless asked to spin. In the node at 30 Hz (2 cores, 2
+# threads, six rungs; benchmarks/spin_wait.py) spinning ones kept 0.6-0.9 of a core busy for
+# calls within 3% of sleeping ones' (lite0_160_int8 18% faster), and at saturation they were
+# 13% slower (lite2): the cores are worth more to the robot's other nodes.
+SPIN_WAIT = False
 
 _log = logging.getLogger(__name__)
 
@@ -41,9 +46,10 @@ def create_backend(kind, model_path, **options):
     from jetson_classifier.inference.backends.onnxruntime_backend import OnnxRuntimeBackend
     backend = OnnxRuntimeBackend(model_path, threads=options.get('threads'),
                                  precision=options.get('precision'),
-                                 cache_dir=options.get('cache_dir'))
+                                 cache_dir=options.get('cache_dir'),
+                                 spin_wait=options.get('spin_wait', SPIN_WAIT))
     backend.fallback_reason = fallback_reason
     return backend
 
 
-__all__ = ['Backend', 'BACKEND_NAMES', 'create_backend']
+__all__ = ['Backend', 'BACKEND_NAMES', 'create_backend', 'SPIN_WAIT']

@@ -17,6 +17,8 @@ class Backend(abc.ABC):
     name = 'base'
     # Why backend auto runs this one and not TensorRT; None when TensorRT was not asked for.
     fallback_reason = None
+    # The CPU threads that run the model and how their idle ones wait, in words; '': none.
+    cpu_threads = ''
 
     @property
     @abc.abstractmethod

@@ -7,6 +7,7 @@ import onnxruntime as ort
 
 from jetson_classifier.cpu_features import has_vnni
 from jetson_classifier.errors import BackendUnavailableError, ModelLoadError
+from jetson_classifier.inference.backends import SPIN_WAIT
 from jetson_classifier.inference.backends.base import Backend
 from jetson_classifier.inference.model_info import is_explicitly_quantized
 
@@ -22,6 +23,8 @@ _INPUT_TYPES = {'tensor(float)': np.dtype(np.float32), 'tensor(uint8)': np.dtype
 EXACT_INT8_ON_X86 = ('session.x64quantprecision', '1')
 # A process-wide pool for Python sessions: absent from ONNX Runtime 1.16 to 1.22 (JetPack 6's).
 GLOBAL_POOL = hasattr(ort, 'set_global_thread_pool_sizes')
+# Workers that sleep between parallel sections instead of spinning: a core free between frames,
+# a wake-up per section (measured in the README's "What the node costs").
 IDLE_WORKERS_SLEEP = ('session.intra_op.allow_spinning', '0')
 _shared_pool = None  # (threads, whether they are one global pool)
 
@@ -65,13 +68,12 @@ def share_one_thread_pool(threads, shared=GLOBAL_POOL):
 
 
 def describe_thread_pool():
-    """Say how share_one_thread_pool() set this process's sessions up, for reports."""
-    if _shared_pool is None:
-        return 'a pool per session'
+    """Say how share_one_thread_pool(), once called, set this process's sessions' threads up."""
     threads, shared = _shared_pool
-    return (f'one shared pool of {threads} threads' if shared else
-            f'a pool of {threads} threads per session whose idle workers sleep (this ONNX '
-            f'Runtime {ort.__version__} has no shared pool)')
+    if shared:
+        return f'one shared pool of {threads}, idle ones spin'
+    return f'a pool of {threads} per session, idle ones sleep' + (
+        '' if GLOBAL_POOL else f' (this ONNX Runtime {ort.__version__} has no shared pool)')
 
 
 def session_input_dtype(session):
@@ -89,26 +91,34 @@ class OnnxRuntimeBackend(Backend):
     """
     Runs an ONNX model with ONNX Runtime; threads=None lets it use every core.
 
-    After share_one_thread_pool() the session runs as that says; `threads` is ignored.
+    `spin_wait` says whether the session's idle workers spin or sleep (SPIN_WAIT). After
+    share_one_thread_pool() the session runs as that says; `threads` and `spin_wait` are ignored.
     """
 
     name = 'onnxruntime'
 
     def __init__(self, model_path, threads=None, precision=None, cache_dir=None,
-                 providers=None):
+                 providers=None, spin_wait=SPIN_WAIT):
         """Load `model_path`; precision 'fp16'/'int8' reaches the TensorRT EP only."""
         self._path = str(model_path)
         self._model_precision = _declared_precision(model_path)
         self._precision = precision or self._model_precision
         options = session_options()
-        if _shared_pool is not None and _shared_pool[1]:
-            options.use_per_session_threads = False
-        elif _shared_pool is not None:
-            options.intra_op_num_threads, options.inter_op_num_threads = _shared_pool[0], 1
-            options.add_session_config_entry(*IDLE_WORKERS_SLEEP)
-        elif threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
+        if _shared_pool is not None:
+            self.cpu_threads = describe_thread_pool()
+            if _shared_pool[1]:
+                options.use_per_session_threads = False
+            else:
+                options.intra_op_num_threads, options.inter_op_num_threads = _shared_pool[0], 1
+                options.add_session_config_entry(*IDLE_WORKERS_SLEEP)
+        else:
+            if threads:
+                options.intra_op_num_threads = threads
+                options.inter_op_num_threads = 1
+            if not spin_wait:
+                options.add_session_config_entry(*IDLE_WORKERS_SLEEP)
+            self.cpu_threads = (f'{threads}' if threads else 'one per core') + (
+                ', idle ones spin' if spin_wait else ', idle ones sleep')
         chosen = providers or available_providers()
         try:
             self._session = ort.InferenceSession(

@@ -8,7 +8,7 @@ the values into a served model (check_model at once, make_classifier on the load
 from rclpy.parameter import Parameter
 
 from jetson_classifier.errors import ClassifierError
-from jetson_classifier.inference.backends import BACKEND_NAMES
+from jetson_classifier.inference.backends import BACKEND_NAMES, SPIN_WAIT
 from jetson_classifier.inference.class_groups import load_class_groups
 from jetson_classifier.inference.classifier import class_groups_path, Classifier, load_model
 from jetson_classifier.nodes.parameters import descriptor
@@ -21,7 +21,7 @@ PRECISIONS = ('', 'fp32', 'fp16', 'int8')
 CHOICES = {'backend': BACKEND_NAMES, 'precision': PRECISIONS, 'input_transport': TRANSPORTS}
 # Parameters that need another Classifier object when they change.
 MODEL_PARAMETERS = ('model', 'model_dir', 'catalog', 'backend', 'precision', 'threads',
-                    'max_batch')
+                    'spin_wait', 'max_batch')
 
 PARAMETERS = {
     'model': ('lite0_int8', descriptor(
@@ -36,6 +36,10 @@ PARAMETERS = {
     'precision': ('', descriptor(
         "Arithmetic TensorRT builds for; empty: the model's own", 'empty, fp32, fp16 or int8')),
     'threads': (0, descriptor('CPU inference threads; 0: all cores', integers=(0, 1024))),
+    'spin_wait': (SPIN_WAIT, descriptor(
+        "true: ONNX Runtime's idle CPU inference threads spin, ready sooner but keeping their "
+        'cores busy between frames; false: they sleep, leaving the cores to other nodes. '
+        'Benchmark with the same setting (benchmark --spin-wait)')),
     'max_batch': (0, descriptor(
         'Most images one TensorRT call carries (its engine is built for it; a larger batch '
         'takes several calls); 0: one per camera. ONNX Runtime takes any batch',
@@ -78,6 +82,7 @@ def make_classifier(values):
     return Classifier(
         values['model'], backend=values['backend'], catalog=values['catalog'] or None,
         model_dir=values['model_dir'] or None, threads=values['threads'] or None,
+        spin_wait=values['spin_wait'],
         precision=values['precision'] or None, class_groups=values['class_groups'] or None,
         max_batch=values['max_batch'] or len(values['cameras']))
 
@@ -95,6 +100,7 @@ def describe(classifier):
     return {'model': classifier.name, 'model file': str(classifier.model_path),
             'backend': classifier.backend.name, 'device': classifier.backend.device,
             'precision': classifier.backend.precision,
+            'cpu threads': classifier.backend.cpu_threads,
             'max batch': classifier.max_batch or 'any',
             'tensorrt fallback': classifier.backend.fallback_reason or ''}
 
