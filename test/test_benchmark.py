@@ -3,6 +3,8 @@
 import io
 import json
 from pathlib import Path
+import subprocess
+import sys
 import types
 
 import cv2
@@ -15,6 +17,8 @@ from jetson_classifier.benchmark import (command as benchmark, measuring, pacing
                                          reporting)
 from jetson_classifier.benchmark.profile_schema import load_profile
 from jetson_classifier.errors import ClassifierError
+from jetson_classifier.inference.backends.onnxruntime_backend import (GLOBAL_POOL,
+                                                                      IDLE_WORKERS_SLEEP)
 from jetson_classifier.inference.catalog import Catalog
 from jetson_classifier.inference.classifier import Classifier
 from jetson_classifier.inference.model_info import ModelInfo, write_model_info
@@ -37,6 +41,7 @@ DATASET = [
     ('never', 'blue'),   # never -1 trails blue 8, often, sometimes, rarely: 5th, a top-5 hit
 ]
 TOP1, TOP5 = 3 / 6, 5 / 6
+ROOT = Path(__file__).resolve().parent.parent
 # warm: red, cool: green + blue, the rest dropped (the often and never images). Red images
 # score warm, the green one cool: right for red, red, green; wrong for the red one in green/.
 GROUPS = 'name: temperature\nunlisted: drop\ngroups:\n  warm: [red]\n  cool: [green, blue]\n'
@@ -200,6 +205,59 @@ def test_timing_leaves_this_process_free_to_make_sessions_with_pools_of_their_ow
                                            providers=['CPUExecutionProvider'])
     scores = session.run(None, {'input': np.zeros((1, 3, 16, 16), np.float32)})[0]
     assert scores.shape == (1, len(LABELS))
+
+
+# Runs the back-to-back probe on tiny16 with the spin_wait of argv[2]; prints the pool it set.
+LATENCY_POOL_SCRIPT = """
+import json, sys
+from jetson_classifier.benchmark import probing
+from jetson_classifier.inference.backends import onnxruntime_backend
+probing.probe_latency(json.dumps({
+    'catalog': sys.argv[1] + '/catalog.yaml', 'model_dir': sys.argv[1], 'models': ['tiny16'],
+    'backends': ['onnxruntime'], 'precisions': [], 'batches': [1], 'threads': 2,
+    'cache_dir': None, 'rounds': 1, 'runs': 2, 'warmup': 0, 'spin_wait': sys.argv[2] == 'on'}))
+print(json.dumps(onnxruntime_backend._shared_pool))
+"""
+
+
+@pytest.mark.parametrize('spin_wait', [True, False], ids=['spinning', 'sleeping'])
+def test_back_to_back_sessions_share_one_spinning_pool_only_where_the_node_spins(tiny, spin_wait):
+    # ONNX Runtime's shared pool always spins: a node whose workers sleep is timed with a
+    # sleeping pool per session.
+    done = subprocess.run([sys.executable, '-c', LATENCY_POOL_SCRIPT, str(tiny),
+                           'on' if spin_wait else 'off'], cwd=ROOT, capture_output=True,
+                          text=True, check=True)
+    threads, shared = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (threads, shared) == (2, spin_wait and GLOBAL_POOL)
+    assert ('share one pool' in probing.latency_method(spin_wait)) == (spin_wait and GLOBAL_POOL)
+
+
+@pytest.mark.parametrize('spin_wait', [True, False], ids=['spinning', 'sleeping'])
+def test_paced_models_are_loaded_with_the_spin_wait_asked_for(tiny, monkeypatch, spin_wait):
+    loaders = {}
+    monkeypatch.setattr(probing, 'measure_paced', lambda found, *_: loaders.update(found) or {})
+    probing.probe_paced(json.dumps({
+        'catalog': str(tiny / 'catalog.yaml'), 'model_dir': str(tiny), 'threads': 2,
+        'spin_wait': spin_wait, 'cache_dir': None, 'rates': [30.0], 'frames': 1,
+        'variants': [('tiny16', 'tiny16', 'onnxruntime', None)]}))
+    options = loaders['tiny16']().backend._session.get_session_options()
+    assert options.intra_op_num_threads == 2
+    if spin_wait:
+        with pytest.raises(RuntimeError, match='does not have configuration'):
+            options.get_session_config_entry(IDLE_WORKERS_SLEEP[0])
+    else:
+        assert options.get_session_config_entry(IDLE_WORKERS_SLEEP[0]) == '0'
+
+
+def test_the_profile_records_the_spin_wait_its_models_were_timed_with(full_run, tiny, tmp_path):
+    assert full_run[0]['benchmark']['spin_wait'] is False  # the node's default
+    assert full_run[0]['benchmark']['latency'].endswith(
+        'have a pool of --threads threads each whose idle workers sleep (spin_wait false)')
+    profile, _ = run_tool(tiny, tmp_path, '--models', 'tiny16', '--limit', '0', '--rate', '0',
+                          '--spin-wait')
+    assert profile['benchmark']['spin_wait'] is True
+    assert profile['benchmark']['latency'].endswith(
+        'share one pool of --threads threads' if GLOBAL_POOL else 'has no shared pool)')
 
 
 def test_a_failed_timing_process_is_reported_with_its_exit_code(tiny, tmp_path, monkeypatch):

@@ -5,6 +5,7 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
+from jetson_classifier.benchmark import chart
 from jetson_classifier.benchmark.chart import draw_chart
 from jetson_classifier.benchmark.profile_builder import build_profile
 from jetson_classifier.errors import ClassifierError
@@ -52,6 +53,16 @@ def test_svg_chart_is_well_formed_svg(tmp_path):
     draw_chart(full_profile(), tmp_path / 'chart.SVG')
     root = ElementTree.parse(tmp_path / 'chart.SVG').getroot()
     assert root.tag == '{http://www.w3.org/2000/svg}svg'
+
+
+@pytest.mark.parametrize('settings, named', [
+    ({'threads': 2, 'spin_wait': False}, 'CPU Test CPU (2 cores)  ·  2 threads, idle ones sleep'),
+    ({'threads': 4, 'spin_wait': True}, 'CPU Test CPU (2 cores)  ·  4 threads, idle ones spin'),
+    ({'threads': 2}, 'CPU Test CPU (2 cores)  ·  2 threads  ·  GPU'),  # older profiles
+    ({}, 'CPU Test CPU (2 cores)  ·  GPU')])
+def test_the_caption_names_the_cpu_threads_the_models_were_timed_with(settings, named):
+    profile = dict(full_profile(), benchmark=settings)
+    assert named in chart._caption(profile)
 
 
 def test_chart_of_a_single_model_without_fits_is_still_drawn(tmp_path):

@@ -166,6 +166,7 @@ def _caption(profile):
     int8 = ', '.join(machine.get('cpu_int8_instructions') or ())
     parts = [f'CPU {machine.get("cpu", "?")} ({machine.get("cpu_count", "?")} cores'
              f'{", " + int8 if int8 else ""})',
+             *_cpu_threads(profile.get('benchmark') or {}),
              f'GPU {machine.get("gpu") or "none"}',
              f'onnxruntime {machine.get("onnxruntime") or "absent"}',
              f'TensorRT {machine.get("tensorrt") or "absent"}',
@@ -173,3 +174,12 @@ def _caption(profile):
              f'measured {created:%Y-%m-%d %H:%M %Z}'.strip(),
              f'dataset {profile["dataset"]["path"]}']
     return '  ·  '.join(parts)
+
+
+def _cpu_threads(settings):
+    """Return ['N threads, idle ones spin|sleep'] as the benchmark ran them; [] if unrecorded."""
+    if 'threads' not in settings:
+        return []
+    spin = settings.get('spin_wait')
+    return [f'{settings["threads"]} threads' + (
+        '' if spin is None else ', idle ones spin' if spin else ', idle ones sleep')]

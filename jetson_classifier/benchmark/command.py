@@ -26,7 +26,7 @@ from jetson_classifier.benchmark.profile_builder import build_profile, write_pro
 from jetson_classifier.benchmark.reporting import (claim_lines, compare_twins, constraint_lines,
                                                    int8_pairs, Progress, table_lines, twin_lines)
 from jetson_classifier.errors import ClassifierError
-from jetson_classifier.inference.backends import BACKEND_NAMES
+from jetson_classifier.inference.backends import BACKEND_NAMES, SPIN_WAIT
 from jetson_classifier.inference.catalog import Catalog
 from jetson_classifier.inference.class_groups import load_class_groups
 from jetson_classifier.switching.ladder import parse_constraint
@@ -78,6 +78,11 @@ def add_arguments(parser):
                                              "each file's own; CPU runs only that)")
     parser.add_argument('--threads', type=int, default=os.cpu_count(),
                         help='CPU threads per model (default: all cores, %(default)s)')
+    parser.add_argument('--spin-wait', action=argparse.BooleanOptionalAction, default=SPIN_WAIT,
+                        help="ONNX Runtime's idle CPU threads spin (--spin-wait) or sleep, as "
+                             "the classifier node's spin_wait parameter says: time the models "
+                             "with the setting the node runs (default: the node's, "
+                             f'{"spin" if SPIN_WAIT else "sleep"})')
     parser.add_argument('--batches', type=_batches, default=[1, 8],
                         help='batch sizes to time; 1 is always included (default: 1,8)')
     parser.add_argument('--rounds', type=int, default=20,
@@ -194,8 +199,9 @@ def run(args, out=None):
     profile = build_profile(entries, args.dataset if paths else '(none)', len(paths))
     seconds['total'] = time.perf_counter() - started
     profile['benchmark'] = {
-        'threads': args.threads, 'batches': args.batches, 'rounds': args.rounds,
-        'runs_at_batch_1': args.runs, 'warmup': args.warmup, 'latency': latency_method(),
+        'threads': args.threads, 'spin_wait': args.spin_wait, 'batches': args.batches,
+        'rounds': args.rounds, 'runs_at_batch_1': args.runs, 'warmup': args.warmup,
+        'latency': latency_method(args.spin_wait),
         'paced_rates_hz': rates, 'paced_frames': args.paced_frames, 'paced': PACED_METHOD,
         'peak_memory': PEAK_MEMORY_METHOD, 'accuracy_batch': args.accuracy_batch,
         'class_groups': str(args.class_groups) if args.class_groups else None,

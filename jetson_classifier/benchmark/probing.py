@@ -35,20 +35,31 @@ LATENCY_METHOD = (
     'backend call only (no decode/preprocess), random input; interleaved rounds with the model '
     'order rotated each round; untimed calls worth --warmup images before each block of timed '
     'calls; in a fresh process whose ONNX Runtime sessions {pools}')
-POOLS = {True: 'share one pool of --threads threads',
-         False: 'have a pool of --threads threads each whose idle workers sleep (this ONNX '
-                'Runtime has no shared pool)'}
 _PROBE = ('import sys; from jetson_classifier.benchmark.probing import {probe}; '
           'print({probe}(sys.argv[1]))')
 
 
-def latency_method():
-    """Return LATENCY_METHOD as this machine's ONNX Runtime measures (shared pool or not)."""
+def latency_method(spin_wait):
+    """Return LATENCY_METHOD for this machine's ONNX Runtime and the node's `spin_wait`."""
+    return LATENCY_METHOD.format(pools=(
+        'share one pool of --threads threads' if shares_one_pool(spin_wait) else
+        'have a pool of --threads threads each whose idle workers sleep (' + (
+            'spin_wait false' if not spin_wait else 'this ONNX Runtime has no shared pool')
+        + ')'))
+
+
+def shares_one_pool(spin_wait):
+    """
+    Say whether the back-to-back probe's sessions share one pool, or have one each.
+
+    A shared pool spins, and ONNX Runtime's Python cannot make it sleep; without one (before
+    1.23) or without spinning, each session gets its own pool whose idle workers sleep.
+    """
     try:
         from jetson_classifier.inference.backends.onnxruntime_backend import GLOBAL_POOL
     except ImportError:  # a TensorRT-only machine: no ONNX Runtime session to share a pool
         GLOBAL_POOL = True
-    return LATENCY_METHOD.format(pools=POOLS[GLOBAL_POOL])
+    return spin_wait and GLOBAL_POOL
 
 
 def probe_latency(request):
@@ -63,7 +74,7 @@ def probe_latency(request):
     request = json.loads(request)
     if 'onnxruntime' in request['backends']:  # imported here: a TensorRT-only machine may lack it
         from jetson_classifier.inference.backends.onnxruntime_backend import share_one_thread_pool
-        share_one_thread_pool(request['threads'])
+        share_one_thread_pool(request['threads'], shared=shares_one_pool(request['spin_wait']))
     catalog = Catalog.load(request['catalog'], request['model_dir'])
     variants = load_variants(catalog, request['models'], request['backends'],
                              request['precisions'], request['batches'], request['threads'],
@@ -82,7 +93,7 @@ def measure_latency_in_fresh_process(args, models, backends, precisions):
     request = {'catalog': args.catalog, 'model_dir': args.model_dir, 'models': models,
                'backends': backends, 'precisions': precisions, 'batches': args.batches,
                'threads': args.threads, 'cache_dir': args.cache_dir, 'rounds': args.rounds,
-               'runs': args.runs, 'warmup': args.warmup}
+               'runs': args.runs, 'warmup': args.warmup, 'spin_wait': args.spin_wait}
     done = _run_probe('probe_latency', request, stderr=None)
     if done.returncode != 0:
         raise ClassifierError(f'the latency probe failed (exit code {done.returncode}); '
@@ -145,7 +156,7 @@ def probe_paced(request):
     catalog = Catalog.load(request['catalog'], request['model_dir'])
     loaders = {name: functools.partial(
         Classifier, model, backend=kind, catalog=catalog, threads=request['threads'],
-        precision=precision, cache_dir=request['cache_dir'])
+        precision=precision, cache_dir=request['cache_dir'], spin_wait=request['spin_wait'])
         for name, model, kind, precision in request['variants']}
     return json.dumps(measure_paced(loaders, camera_messages(builtin_photos()),
                                     request['rates'], request['frames']))
@@ -155,7 +166,8 @@ def measure_paced_in_fresh_process(args, variants, rates):
     """Run probe_paced for every variant at every rate; {name: [paced entry, ...]}."""
     done = _run_probe('probe_paced', {
         'catalog': args.catalog, 'model_dir': args.model_dir, 'threads': args.threads,
-        'cache_dir': args.cache_dir, 'rates': rates, 'frames': args.paced_frames,
+        'spin_wait': args.spin_wait, 'cache_dir': args.cache_dir, 'rates': rates,
+        'frames': args.paced_frames,
         'variants': [(v.name, v.model, v.kind, v.precision_request) for v in variants]},
         stderr=None)
     if done.returncode != 0:
