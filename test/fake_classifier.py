@@ -1,9 +1,10 @@
 """
 A stand-in classifier node for switcher tests: the real node's protocol, no inference.
 
-Node `classifier` with parameter `model`; publishes `~/inference_ms` and `~/fps` at rate_hz as
-if each model ran at its profile fps times `speed` (a test lowers it to play a loaded CPU),
-and `~/active_model` on every switch. Models in `refuse`, or not in the profile, are refused
+Node `classifier` with parameters `model`, `threads` and `spin_wait` (only read by the
+switcher); publishes `~/inference_ms` and `~/fps` at rate_hz as if each model ran at its
+profile fps times `speed` (a test lowers it to play a loaded CPU), and `~/active_model` on
+every switch. Models in `refuse`, or not in the profile, are refused
 in the SetParameters answer; models in `fail_to_build` are accepted and then not served,
 as a build that fails.
 """
@@ -17,6 +18,7 @@ from rclpy.qos import qos_profile_sensor_data
 from std_msgs.msg import Float32, String
 
 from jetson_classifier.benchmark.profile_schema import load_profile
+from jetson_classifier.inference.backends import SPIN_WAIT
 from jetson_classifier.nodes.node_main import run_node
 from jetson_classifier.nodes.parameters import LATCHED
 
@@ -37,6 +39,8 @@ class FakeClassifier(Node):
         rate_hz = self.declare_parameter('rate_hz', 30.0).value
         self.declare_parameter('speed', 1.0)
         self.declare_parameter('model', 'lite2')
+        self.declare_parameter('threads', 0)
+        self.declare_parameter('spin_wait', SPIN_WAIT)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._inference_ms = self.create_publisher(Float32, '~/inference_ms',
                                                    qos_profile_sensor_data)

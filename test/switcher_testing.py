@@ -25,10 +25,13 @@ def profile_model(name, fps, top1):
             'peak_rss_mb': None}
 
 
-def write_test_profile(path, models, machine=None):
+def write_test_profile(path, models, machine=None, benchmark=None):
     """Write a profile of `models` ({name: (fps, top1)}) made on `machine` to `path`."""
     entries = [profile_model(name, fps, top1) for name, (fps, top1) in models.items()]
-    write_profile(build_profile(entries, 'test', 0, machine=machine or {}), path)
+    profile = build_profile(entries, 'test', 0, machine=machine or {})
+    if benchmark:
+        profile['benchmark'] = benchmark  # the settings the models were timed with
+    write_profile(profile, path)
     return path
 
 

@@ -12,7 +12,8 @@ import onnxruntime
 import pytest
 
 from jetson_classifier.benchmark.profile_builder import (build_profile, machine_differences,
-                                                         machine_info, write_profile)
+                                                         machine_info, thread_differences,
+                                                         write_profile)
 from jetson_classifier.benchmark.profile_schema import load_profile, SCHEMA
 from jetson_classifier.cpu_features import INT8_FEATURES
 from jetson_classifier.errors import ClassifierError
@@ -89,6 +90,16 @@ def test_machine_differences_name_what_sets_the_speed_and_compare_only_what_the_
         f"cpu_count 64 vs {here['cpu_count']}",
         f"cpu_int8_instructions {', '.join(int8) or 'none'} vs "
         f"{', '.join(here['cpu_int8_instructions']) or 'none'}"]
+
+
+def test_thread_differences_compare_the_classifiers_threads_with_what_the_profile_records():
+    timed = {'threads': os.cpu_count(), 'spin_wait': False, 'rounds': 20}
+    assert thread_differences(timed, 0, False) == []  # 0: one per core, the benchmark's default
+    assert thread_differences(timed, os.cpu_count(), False) == []
+    assert thread_differences(timed, os.cpu_count() + 1, True) == [
+        f'threads {os.cpu_count()} vs {os.cpu_count() + 1}', 'spin_wait false vs true']
+    assert thread_differences({'threads': 2}, 2, True) == []  # older profiles: no spin_wait
+    assert thread_differences({}, 3, True) == []
 
 
 def test_profile_round_trips_through_json(tmp_path):

@@ -167,20 +167,37 @@ def test_ladder_names_missing_from_the_profile_are_skipped_with_a_warning(graph)
     assert "switching /classifier model along ['lite0', 'lite2']" in output
 
 
+def switcher_status(arrays):
+    """Return key -> value of the switcher's latest diagnostics status ({} before any)."""
+    return next(({kv.key: kv.value for kv in s.values} for _, array in reversed(arrays)
+                 for s in array.status if s.name == '/switcher: switching'), {})
+
+
 def test_a_profile_of_another_machine_is_named_in_a_warning_and_the_diagnostics(
         ros, env, tmp_path):
     machine = dict(machine_info(), cpu_count=os.cpu_count() + 62)
     graph = SwitcherGraph(ros, env, write_test_profile(tmp_path / 'p.json', MODELS, machine))
     arrays = ros.subscribe(DiagnosticArray, '/diagnostics', 20)
     difference = f'cpu_count {os.cpu_count() + 62} vs {os.cpu_count()}'
-
-    def values():
-        return next(({kv.key: kv.value for kv in s.values} for _, array in reversed(arrays)
-                     for s in array.status if s.name == '/switcher: switching'), {})
     with graph.switcher() as switcher:
-        assert ros.spin_until(lambda: 'profile machine' in values(), 10.0)
-    assert values()['profile machine'] == f'another: {difference}'
+        assert ros.spin_until(lambda: 'profile machine' in switcher_status(arrays), 10.0)
+    assert switcher_status(arrays)['profile machine'] == f'another: {difference}'
     assert f'was made on another machine ({difference})' in switcher.output()
+
+
+def test_a_profile_timed_with_other_cpu_threads_is_named_in_a_warning_and_the_diagnostics(
+        ros, env, tmp_path):
+    # threads 0 is one per core, as the benchmark's default; only spin_wait differs.
+    timed_with = {'threads': os.cpu_count(), 'spin_wait': False}
+    graph = SwitcherGraph(ros, env, write_test_profile(tmp_path / 'p.json', MODELS,
+                                                       benchmark=timed_with))
+    arrays = ros.subscribe(DiagnosticArray, '/diagnostics', 20)
+    with graph.switcher() as switcher, fake_classifier(graph, 'lite2', spin_wait=True):
+        assert ros.spin_until(lambda: switcher_status(arrays).get(
+            'profile threads', '').startswith('another'), 10.0)
+    assert switcher_status(arrays)['profile threads'] == 'another: spin_wait false vs true'
+    assert ('was timed with other CPU threads than /classifier runs (spin_wait false vs true)'
+            in switcher.output())
 
 
 def test_missing_profile_stops_the_node_with_an_error_naming_the_file(env, tmp_path):

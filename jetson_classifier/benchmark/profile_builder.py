@@ -55,9 +55,25 @@ def machine_differences(profiled, here=None):
             if key in profiled and _shown(profiled[key]) != _shown(here.get(key))]
 
 
+def thread_differences(benchmarked, threads, spin_wait):
+    """
+    Return 'what: the profile's vs the classifier's' for each CPU thread setting that differs.
+
+    `benchmarked` is a profile's 'benchmark' block; settings it does not record (older
+    profiles: spin_wait) are not compared. `threads` and `spin_wait` are the classifier's
+    parameters; threads 0 is one per core, as the benchmark's default --threads counts them.
+    """
+    running = {'threads': threads or os.cpu_count(), 'spin_wait': spin_wait}
+    return [f'{key} {_shown(benchmarked[key])} vs {_shown(value)}'
+            for key, value in running.items()
+            if key in benchmarked and benchmarked[key] != value]
+
+
 def _shown(value):
     if isinstance(value, (list, tuple)):  # JSON gives lists
         return ', '.join(map(str, value)) or 'none'
+    if isinstance(value, bool):  # as ROS parameters write it
+        return str(value).lower()
     return value
 
 

@@ -15,12 +15,12 @@ from typing import NamedTuple, Optional
 
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
-from rclpy.parameter import Parameter
+from rclpy.parameter import Parameter, parameter_value_to_python
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.task import Future
 from std_msgs.msg import Float32, String
 
-from jetson_classifier.benchmark.profile_builder import machine_differences
+from jetson_classifier.benchmark.profile_builder import machine_differences, thread_differences
 from jetson_classifier.benchmark.profile_schema import load_profile
 from jetson_classifier.errors import ClassifierError
 from jetson_classifier.inference.catalog import share_dir
@@ -43,6 +43,9 @@ SET_TIMEOUT_S = 10.0
 LANDING_TIMEOUT_S = 1800.0
 TUNING_PARAMETERS = ('hysteresis', 'window_s', 'cooldown_s', 'retry_s')
 POLICY_PARAMETERS = ('policy', 'min_fps', 'min_accuracy', *TUNING_PARAMETERS)
+# The classifier's parameters that set a CPU model's speed beside the machine: read after
+# each model it announces, compared with what the profile was timed with.
+CPU_THREAD_PARAMETERS = ('threads', 'spin_wait')
 
 
 class Request(NamedTuple):
@@ -115,6 +118,8 @@ class SwitcherNode(Node):
                 'here; run the benchmark on this machine and pass -p profile:=<its JSON>')
         for warning in warnings:
             self.get_logger().warning(warning)
+        self._profile_path, self._timed_with = profile_path, loaded.get('benchmark') or {}
+        self._profile_threads, self._threads_read = 'not read from the classifier yet', 0
         self._refusals = {}
         self._policy = self._make_policy(self._policy_values())
 
@@ -196,10 +201,32 @@ class SwitcherNode(Node):
             self._apply = self._target is not None
             self.get_logger().info(f'{self._classifier} is up')
         self._expire_request(now)
+        if self._threads_read != self._models_seen:
+            self._threads_read = self._models_seen
+            self._classifier_client.get_parameters(CPU_THREAD_PARAMETERS).add_done_callback(
+                self._on_classifier_threads)
         # Observe only a settled classifier: not while a switch is in flight or about to be sent.
         if self._active is not None and self._setting is None and not self._apply:
             self._decide(self._policy.observe(now, self._network.fps(now), self._active))
         self._send_target(now)
+
+    def _on_classifier_threads(self, future):
+        """Compare the classifier's CPU thread settings with the profile's; warn if they differ."""
+        response = future.result()
+        values = [parameter_value_to_python(v) for v in (response.values if response else ())]
+        if len(values) != len(CPU_THREAD_PARAMETERS) or None in values:
+            self._profile_threads = f'not compared: {self._classifier} does not declare them'
+            return
+        differences = '; '.join(thread_differences(self._timed_with, *values))
+        unrecorded = ', '.join(p for p in CPU_THREAD_PARAMETERS if p not in self._timed_with)
+        compared = (f'another: {differences}' if differences else f"{self._classifier}'s") + (
+            f' ({unrecorded} not recorded)' if unrecorded else '')
+        if differences and compared != self._profile_threads:
+            self.get_logger().warning(
+                f'profile {self._profile_path} was timed with other CPU threads than '
+                f'{self._classifier} runs ({differences}): its CPU speeds may not hold; run '
+                'the benchmark with the same --threads and --spin-wait')
+        self._profile_threads = compared
 
     def _on_classifier_missing(self):
         """Forget what the classifier ran and its requests; re-apply the target when it is back."""
@@ -311,6 +338,7 @@ class SwitcherNode(Node):
                   'network fps': fps or 0.0, 'camera Hz': self._policy.camera_hz or 0.0,
                   'refused models': ', '.join(sorted(self._refusals)),
                   'profile machine': self._profile_machine,
+                  'profile threads': self._profile_threads,
                   'last decision': self._last_decision or ''}
         if not self._classifier_up:
             return Level.WARN, f'waiting for {self._classifier}', '', values
