@@ -3,13 +3,16 @@ Does the profile predict the node? Each rung in the real node at a camera rate, 
 
 Each rung's ~/inference_ms in the node is compared with the profile's paced p50 for the rate.
 
-An image source publishes 640x480 rgb8 at --rate; one classifier process switches through
-the rungs (its `model` parameter, waiting for ~/active_model), settles, then records
-~/inference_ms for --seconds. Prints, per rung, the node's median, the profile's paced and
-back-to-back p50 and the ratios, and the INT8 speed-up of each twin in the node.
+An image source publishes 640x480 rgb8 at --rate; one classifier process, with the threads
+and spin_wait the profile was timed with, switches through the rungs (its `model` parameter,
+waiting for ~/active_model), settles, then records ~/inference_ms. It does so in --rounds
+interleaved rounds, the order rotated each round, --seconds per rung in all, as the benchmark
+paces: a shared VM's slow minute then falls on every rung alike, not on one rung's only block.
+Prints, per rung, the node's median, the profile's paced and back-to-back p50 and the ratios,
+and the INT8 speed-up of each twin in the node.
 
     python -m benchmarks.node_vs_profile [--profile docs/benchmark/profile.json]
-                                         [--rate 30] [--seconds 15] [--models ...]
+                                         [--rate 30] [--seconds 15] [--rounds 3] [--models ...]
 """
 
 import argparse
@@ -31,36 +34,44 @@ SETTLE_S = 3.0
 TOLERANCE = 0.15
 
 
-def measure(processes, domain, models, rate_hz, seconds):
-    """Return {model: [~/inference_ms samples]} from one classifier switched through `models`."""
+def measure(processes, domain, models, rate_hz, seconds, rounds, settings):
+    """
+    Return {model: [~/inference_ms samples]} from one classifier switched through `models`.
+
+    `settings` are the classifier's further parameters; each model runs seconds / rounds in
+    each of `rounds` rounds.
+    """
     from rcl_interfaces.srv import SetParameters
     from rclpy.parameter import Parameter
     from std_msgs.msg import Float32, String
 
     from jetson_classifier.nodes.parameters import LATCHED
     env = processes.ros_env(domain)
-    samples = {}
+    samples = {model: [] for model in models}
     with processes.listener(domain, env) as ros:
         inference = ros.subscribe(Float32, '/classifier/inference_ms', 100)
         active = ros.subscribe(String, '/classifier/active_model', LATCHED)
         client = ros.node.create_client(SetParameters, '/classifier/set_parameters')
-        with processes.node_process(NODE_MODULE, processes.ros_params(model=models[0]),
+        with processes.node_process(NODE_MODULE, processes.ros_params(model=models[0], **settings),
                                     env=env, ready_text='classifying', timeout_s=60.0), \
                 processes.node_process(SOURCE_MODULE, processes.ros_params(
                     width=WIDTH, height=HEIGHT, rate_hz=rate_hz), env=env,
                     ready_text='publishing'):
             assert client.wait_for_service(timeout_sec=30.0)
-            for model in models:
-                request = SetParameters.Request(
-                    parameters=[Parameter('model', value=model).to_parameter_msg()])
-                assert ros.call(lambda: client.call_async(request)).results[0].successful
-                assert ros.spin_until(lambda: active and active[-1][1].data == model, 120.0)
-                ros.spin_for(SETTLE_S)
-                inference.clear()
-                ros.spin_for(seconds)
-                samples[model] = [msg.data for _, msg in inference]
-                print(f'{model}: {len(samples[model])} frames, median '
-                      f'{statistics.median(samples[model]):.2f} ms', flush=True)
+            for index in range(rounds):
+                shift = index % len(models)
+                for model in models[shift:] + models[:shift]:
+                    request = SetParameters.Request(
+                        parameters=[Parameter('model', value=model).to_parameter_msg()])
+                    assert ros.call(lambda: client.call_async(request)).results[0].successful
+                    assert ros.spin_until(lambda: active and active[-1][1].data == model, 120.0)
+                    ros.spin_for(SETTLE_S)
+                    inference.clear()
+                    ros.spin_for(seconds / rounds)
+                    block = [msg.data for _, msg in inference]
+                    samples[model] += block
+                    print(f'round {index + 1}, {model}: {len(block)} frames, median '
+                          f'{statistics.median(block):.2f} ms', flush=True)
     return samples
 
 
@@ -102,22 +113,30 @@ def main(argv=None):
     parser.add_argument('--profile', type=Path,
                         default=REPO_ROOT / 'docs' / 'benchmark' / 'profile.json')
     parser.add_argument('--rate', type=float, default=30.0)
-    parser.add_argument('--seconds', type=float, default=15.0)
+    parser.add_argument('--seconds', type=float, default=15.0, help='per rung, in all rounds')
+    parser.add_argument('--rounds', type=int, default=3)
     parser.add_argument('--models', nargs='+', help='default: every model of the profile')
     parser.add_argument('--domain', type=int, default=int(os.environ.get('ROS_DOMAIN_ID', 0)))
     parser.add_argument('--json', type=Path, default=Path('node_vs_profile.json'))
     args = parser.parse_args(argv)
     profile = load_profile(args.profile)
     models = args.models or [m['name'] for m in profile['models']]
-    samples = measure(ros_processes(), args.domain, models, args.rate, args.seconds)
+    timed_with = profile.get('benchmark') or {}
+    settings = {key: timed_with[key] for key in ('threads', 'spin_wait') if key in timed_with}
+    samples = measure(ros_processes(), args.domain, models, args.rate, args.seconds,
+                      args.rounds, settings)
     lines, rows = report(profile, samples, args.rate)
+    lines.insert(0, 'classifier parameters as the profile was timed: '
+                    f'{settings or "none recorded"}; {args.rounds} interleaved round(s), '
+                    f'{args.seconds:g} s per rung in all')
     differences = machine_differences(profile.get('machine') or {})
     if differences:
         lines.insert(0, f'the profile was made on another machine ({"; ".join(differences)}): '
                         'the comparison says how well it carries here, not how well it predicts')
     print('\n' + '\n'.join(lines))
     args.json.write_text(json.dumps({'profile': str(args.profile), 'rate_hz': args.rate,
-                                     'seconds': args.seconds, 'rows': rows,
+                                     'seconds': args.seconds, 'rounds': args.rounds,
+                                     'classifier': settings, 'rows': rows,
                                      'summary': lines}, indent=2) + '\n')
     print(f'\nwrote {args.json}')
 
