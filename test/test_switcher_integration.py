@@ -35,7 +35,8 @@ HYSTERESIS = 0.15
 # must slow it 1.5x to step it down (two busy processes per core leave the classifier's one
 # thread about 40% of a core: 2.5x); the step back up needs 1 / SPARE of its speed.
 SPARE = 1.3
-# One inference thread: ONNX Runtime's spinning thread pool slows erratically on a busy host.
+# One inference thread: at two, ONNX Runtime's thread pool (spinning then, before spin_wait)
+# slowed erratically on a busy host.
 CLASSIFIER_PARAMS = {'backend': 'onnxruntime', 'threads': 1}
 # The hog may spare the bottom rung (its frames fit a scheduler slice) and so hide its end from
 # the prediction: the retry, due 4 s after the hog stops, steps back up then.

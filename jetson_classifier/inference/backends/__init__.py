@@ -11,8 +11,8 @@ TENSORRT_OPTIONS = ('precision', 'cache_dir', 'max_batch', 'workspace_mb',
                     'calibration_images', 'progress')
 # ONNX Runtime's idle CPU workers sleep unless asked to spin. In the node at 30 Hz (2 cores, 2
 # threads, six rungs; benchmarks/spin_wait.py) spinning ones kept 0.6-0.9 of a core busy for
-# calls within 3% of sleeping ones' (lite0_160_int8 18% faster), and at saturation they were
-# 13% slower (lite2): the cores are worth more to the robot's other nodes.
+# calls within 3% of sleeping ones' (lite0_160_int8 18% faster), and at saturation the node
+# labelled no more frames with them: the cores are worth more to the robot's other nodes.
 SPIN_WAIT = False
 
 _log = logging.getLogger(__name__)
