@@ -12,7 +12,7 @@ Prints, per rung, the node's median, the profile's paced and back-to-back p50 an
 and the INT8 speed-up of each twin in the node.
 
     python -m benchmarks.node_vs_profile [--profile docs/benchmark/profile.json]
-                                         [--rate 30] [--seconds 15] [--rounds 3] [--models ...]
+                                         [--rate 30] [--seconds 15] [--rounds 5] [--models ...]
 """
 
 import argparse
@@ -23,6 +23,7 @@ import statistics
 
 from benchmarks.ros_graph import REPO_ROOT, ros_processes
 
+from jetson_classifier.benchmark.pacing import PACED_ROUNDS
 from jetson_classifier.benchmark.profile_builder import machine_differences
 from jetson_classifier.benchmark.profile_schema import load_profile, paced_entries
 
@@ -114,7 +115,8 @@ def main(argv=None):
                         default=REPO_ROOT / 'docs' / 'benchmark' / 'profile.json')
     parser.add_argument('--rate', type=float, default=30.0)
     parser.add_argument('--seconds', type=float, default=15.0, help='per rung, in all rounds')
-    parser.add_argument('--rounds', type=int, default=3)
+    parser.add_argument('--rounds', type=int, default=PACED_ROUNDS,
+                        help="default: the benchmark's paced rounds, %(default)s")
     parser.add_argument('--models', nargs='+', help='default: every model of the profile')
     parser.add_argument('--domain', type=int, default=int(os.environ.get('ROS_DOMAIN_ID', 0)))
     parser.add_argument('--json', type=Path, default=Path('node_vs_profile.json'))
