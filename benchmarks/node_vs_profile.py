@@ -24,7 +24,7 @@ import statistics
 from benchmarks.ros_graph import REPO_ROOT, ros_processes
 
 from jetson_classifier.benchmark.pacing import PACED_ROUNDS
-from jetson_classifier.benchmark.profile_builder import machine_differences
+from jetson_classifier.benchmark.profile_builder import machine_differences, THREAD_SETTINGS
 from jetson_classifier.benchmark.profile_schema import load_profile, paced_entries
 
 NODE_MODULE = 'jetson_classifier.nodes.classifier_node'
@@ -124,7 +124,7 @@ def main(argv=None):
     profile = load_profile(args.profile)
     models = args.models or [m['name'] for m in profile['models']]
     timed_with = profile.get('benchmark') or {}
-    settings = {key: timed_with[key] for key in ('threads', 'spin_wait') if key in timed_with}
+    settings = {key: timed_with[key] for key in THREAD_SETTINGS if key in timed_with}
     samples = measure(ros_processes(), args.domain, models, args.rate, args.seconds,
                       args.rounds, settings)
     lines, rows = report(profile, samples, args.rate)

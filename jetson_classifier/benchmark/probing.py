@@ -41,11 +41,11 @@ _PROBE = ('import sys; from jetson_classifier.benchmark.probing import {probe}; 
 
 def latency_method(spin_wait):
     """Return LATENCY_METHOD for this machine's ONNX Runtime and the node's `spin_wait`."""
-    return LATENCY_METHOD.format(pools=(
-        'share one pool of --threads threads' if shares_one_pool(spin_wait) else
-        'have a pool of --threads threads each whose idle workers sleep (' + (
-            'spin_wait false' if not spin_wait else 'this ONNX Runtime has no shared pool')
-        + ')'))
+    if shares_one_pool(spin_wait):
+        return LATENCY_METHOD.format(pools='share one pool of --threads threads')
+    why = 'this ONNX Runtime has no shared pool' if spin_wait else 'spin_wait false'
+    return LATENCY_METHOD.format(
+        pools=f'have a pool of --threads threads each whose idle workers sleep ({why})')
 
 
 def shares_one_pool(spin_wait):

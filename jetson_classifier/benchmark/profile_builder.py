@@ -55,6 +55,11 @@ def machine_differences(profiled, here=None):
             if key in profiled and _shown(profiled[key]) != _shown(here.get(key))]
 
 
+# The classifier's parameters, beside the machine, that set a CPU model's speed: the benchmark
+# records the values it timed with under these names in the profile's 'benchmark' block.
+THREAD_SETTINGS = ('threads', 'spin_wait')
+
+
 def thread_differences(benchmarked, threads, spin_wait):
     """
     Return 'what: the profile's vs the classifier's' for each CPU thread setting that differs.

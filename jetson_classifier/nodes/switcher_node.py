@@ -20,7 +20,8 @@ from rclpy.qos import qos_profile_sensor_data
 from rclpy.task import Future
 from std_msgs.msg import Float32, String
 
-from jetson_classifier.benchmark.profile_builder import machine_differences, thread_differences
+from jetson_classifier.benchmark.profile_builder import (machine_differences, thread_differences,
+                                                         THREAD_SETTINGS)
 from jetson_classifier.benchmark.profile_schema import load_profile
 from jetson_classifier.errors import ClassifierError
 from jetson_classifier.inference.catalog import share_dir
@@ -43,9 +44,6 @@ SET_TIMEOUT_S = 10.0
 LANDING_TIMEOUT_S = 1800.0
 TUNING_PARAMETERS = ('hysteresis', 'window_s', 'cooldown_s', 'retry_s')
 POLICY_PARAMETERS = ('policy', 'min_fps', 'min_accuracy', *TUNING_PARAMETERS)
-# The classifier's parameters that set a CPU model's speed beside the machine: read after
-# each model it announces, compared with what the profile was timed with.
-CPU_THREAD_PARAMETERS = ('threads', 'spin_wait')
 
 
 class Request(NamedTuple):
@@ -201,9 +199,9 @@ class SwitcherNode(Node):
             self._apply = self._target is not None
             self.get_logger().info(f'{self._classifier} is up')
         self._expire_request(now)
-        if self._threads_read != self._models_seen:
+        if self._threads_read != self._models_seen:  # a model announced: its threads may differ
             self._threads_read = self._models_seen
-            self._classifier_client.get_parameters(CPU_THREAD_PARAMETERS).add_done_callback(
+            self._classifier_client.get_parameters(THREAD_SETTINGS).add_done_callback(
                 self._on_classifier_threads)
         # Observe only a settled classifier: not while a switch is in flight or about to be sent.
         if self._active is not None and self._setting is None and not self._apply:
@@ -214,11 +212,11 @@ class SwitcherNode(Node):
         """Compare the classifier's CPU thread settings with the profile's; warn if they differ."""
         response = future.result()
         values = [parameter_value_to_python(v) for v in (response.values if response else ())]
-        if len(values) != len(CPU_THREAD_PARAMETERS) or None in values:
+        if len(values) != len(THREAD_SETTINGS) or None in values:
             self._profile_threads = f'not compared: {self._classifier} does not declare them'
             return
         differences = '; '.join(thread_differences(self._timed_with, *values))
-        unrecorded = ', '.join(p for p in CPU_THREAD_PARAMETERS if p not in self._timed_with)
+        unrecorded = ', '.join(p for p in THREAD_SETTINGS if p not in self._timed_with)
         compared = (f'another: {differences}' if differences else f"{self._classifier}'s") + (
             f' ({unrecorded} not recorded)' if unrecorded else '')
         if differences and compared != self._profile_threads:
